@@ -1,0 +1,29 @@
+# The two commands (see README): `make demo` runs the main job, `make test` runs every test.
+# Both first build .venv from nothing: torch (CPU wheel; install your CUDA torch into .venv
+# first to keep it), then vlaforge with its test extras. Re-running skips what is done.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e ".[test]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	MUJOCO_GL=egl $(BIN)/vlaforge data sample --out outputs/sample --overwrite
+	$(BIN)/vlaforge data check outputs/sample
+	$(BIN)/vlaforge data info outputs/sample
+
+test: $(STAMP)
+	MUJOCO_GL=egl $(BIN)/python -m pytest -n 2 --durations=15
+
+clean:
+	rm -rf $(VENV) outputs .pytest_cache

@@ -1,0 +1,77 @@
+"""The `vlaforge` command: one entry point, one sub-command per area.
+
+Each area keeps its own argument parsing in `vlaforge/<area>/cli.py` with a
+`register(parser)` function; only the area that is asked for gets imported, so
+`vlaforge --help` stays fast (no torch, mujoco or av at start-up).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+# command -> (module with `register(parser)`, one-line help). Add a line to add a command.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "data": ("vlaforge.data.cli", "create, inspect, check, convert and edit LeRobot v3.0 datasets"),
+}
+
+EPILOG = """examples:
+  vlaforge data sample --out outputs/sample      write a small generated dataset
+  vlaforge data info outputs/sample              summarize a dataset
+  vlaforge data check outputs/sample             validate a dataset (exit 1 on problems)
+
+run `vlaforge <command> --help` for the options of each command."""
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """Top-level parser; only `command`'s module is imported to fill in its sub-parser."""
+    from vlaforge import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="vlaforge",
+        description="vlaforge: vision-language-action robot policies, from demonstrations to a deployed policy.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"vlaforge {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="<command>")
+    for name, (module, help_) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_, description=help_, formatter_class=argparse.RawDescriptionHelpFormatter)
+        if name == command:
+            importlib.import_module(module).register(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments, run the chosen command, turn user errors into a message and exit code 1."""
+    argv = sys.argv[1:] if argv is None else argv
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    command = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(command if command in COMMANDS else None)
+    args, extra = parser.parse_known_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    if extra and not getattr(args, "accepts_overrides", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    func = getattr(args, "func", None)
+    if func is None:  # an area given without its sub-command
+        parser.parse_args([args.command, "--help"])
+        return 0
+    from vlaforge.errors import VlaforgeError
+
+    try:
+        rc = func(args, extra) if getattr(args, "accepts_overrides", False) else func(args)
+    except VlaforgeError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted; nothing half-written was left behind", file=sys.stderr)
+        return 130
+    return int(rc or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

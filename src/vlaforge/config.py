@@ -1,0 +1,150 @@
+"""Frozen dataclass configs: build from dicts/JSON/YAML, reject unknown keys, apply `--a.b value` overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from pathlib import Path
+from typing import Any, TypeVar
+
+from vlaforge.errors import ConfigError
+
+T = TypeVar("T")
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def _is_dataclass_type(tp: Any) -> bool:
+    return isinstance(tp, type) and dataclasses.is_dataclass(tp)
+
+
+def _coerce(tp: Any, value: Any, where: str) -> Any:
+    """Turn a JSON/YAML/CLI value into the annotated type `tp`."""
+    origin = typing.get_origin(tp)
+    if _is_dataclass_type(tp):
+        if isinstance(value, tp):
+            return value
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping for {tp.__name__}, found {value!r}")
+        return from_dict(tp, value, _where=where)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
+            if type(None) in typing.get_args(tp):
+                return None
+        for a in args:
+            try:
+                return _coerce(a, value, where)
+            except ConfigError:
+                continue
+        raise ConfigError(f"{where}: {value!r} does not fit {tp}")
+    if origin in (tuple, list):
+        if isinstance(value, str):
+            value = [v for v in value.split(",") if v != ""] if value else []
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, found {value!r}")
+        args = typing.get_args(tp)
+        inner = args[0] if args else Any
+        items = [_coerce(inner, v, where) for v in value]
+        return tuple(items) if origin is tuple else items
+    if origin is dict or tp is dict:
+        if isinstance(value, str):
+            value = json.loads(value)
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, found {value!r}")
+        return dict(value)
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on"):
+            return True
+        if isinstance(value, str) and value.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{where}: expected true/false, found {value!r}")
+    if tp in (int, float, str):
+        try:
+            if tp is int and isinstance(value, float) and not value.is_integer():
+                raise ValueError
+            return tp(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: expected {tp.__name__}, found {value!r}") from None
+    return value
+
+
+def from_dict(cls: type[T], data: dict[str, Any], _where: str = "") -> T:
+    """Build dataclass `cls` from a (nested) dict; unknown keys raise ConfigError listing the valid ones."""
+    types_ = _field_types(cls)
+    unknown = sorted(set(data) - set(types_))
+    if unknown:
+        prefix = f"{_where}." if _where else ""
+        raise ConfigError(
+            f"unknown config key(s) {[prefix + k for k in unknown]} for {cls.__name__}; "
+            f"valid keys: {sorted(prefix + k for k in types_)}"
+        )
+    kwargs = {k: _coerce(types_[k], v, f"{_where}.{k}" if _where else k) for k, v in data.items()}
+    return cls(**kwargs)
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """Dataclass → plain JSON-able dict (tuples become lists)."""
+    return json.loads(json.dumps(dataclasses.asdict(cfg)))
+
+
+def override(cfg: T, dotted_key: str, value: Any) -> T:
+    """Return a copy of `cfg` with `a.b.c` set to `value` (parsed to the field's type)."""
+    head, _, rest = dotted_key.partition(".")
+    types_ = _field_types(type(cfg))
+    if head not in types_:
+        raise ConfigError(f"unknown config key {dotted_key!r}; valid keys under it: {sorted(types_)}")
+    if rest:
+        child = getattr(cfg, head)
+        if not dataclasses.is_dataclass(child):
+            raise ConfigError(f"{head!r} is not a section; cannot set {dotted_key!r}")
+        return dataclasses.replace(cfg, **{head: override(child, rest, value)})
+    return dataclasses.replace(cfg, **{head: _coerce(types_[head], value, dotted_key)})
+
+
+def apply_overrides(cfg: T, pairs: list[str]) -> T:
+    """Apply CLI-style overrides: ['--model.head', 'flow', '--train.steps=2000'] or ['model.head=flow']."""
+    i = 0
+    while i < len(pairs):
+        tok = pairs[i].removeprefix("--")
+        if "=" in tok:
+            key, value = tok.split("=", 1)
+            i += 1
+        else:
+            if i + 1 >= len(pairs):
+                raise ConfigError(f"override {pairs[i]!r} has no value")
+            key, value = tok, pairs[i + 1]
+            i += 2
+        cfg = override(cfg, key, value)
+    return cfg
+
+
+def load_file(path: str | Path) -> dict[str, Any]:
+    """Read a JSON or YAML config file into a dict."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"config file {path} does not exist")
+    text = path.read_text()
+    if path.suffix in (".yaml", ".yml"):
+        import yaml
+
+        data = yaml.safe_load(text) or {}
+    else:
+        data = json.loads(text)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: top level must be a mapping")
+    return data
+
+
+def save_json(cfg: Any, path: str | Path) -> None:
+    """Write the full resolved config as JSON (atomically)."""
+    from vlaforge.io import atomic_write_text
+
+    atomic_write_text(Path(path), json.dumps(to_dict(cfg), indent=2) + "\n")

@@ -1,0 +1,28 @@
+"""Datasets in the LeRobot v3.0 layout: write, read, load for training, validate, convert, edit.
+
+Public names are resolved lazily so `import vlaforge.data` does not import pyarrow, av or torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Feature": "vlaforge.data.features",
+    "DatasetWriter": "vlaforge.data.writer",
+    "LeRobotDataset": "vlaforge.data.reader",
+    "open_dataset": "vlaforge.data.reader",
+    "TrainingDataset": "vlaforge.data.loader",
+    "check_dataset": "vlaforge.data.validate",
+    "convert_v21_to_v30": "vlaforge.data.legacy",
+    "make_sample_dataset": "vlaforge.data.sample",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'vlaforge.data' has no attribute {name!r}")

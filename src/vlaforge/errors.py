@@ -1,0 +1,21 @@
+"""Exception types. Messages name the file, the field, what was expected, what was found, and the fix."""
+
+
+class VlaforgeError(Exception):
+    """Base class for errors caused by user input; the CLI prints them without a traceback."""
+
+
+class DatasetError(VlaforgeError):
+    """A dataset on disk is missing, corrupt, half-written or inconsistent."""
+
+
+class FeatureMismatch(VlaforgeError):
+    """Two feature specs (dataset, policy, env, request) disagree on names, shapes, dtypes or fps."""
+
+
+class CheckpointError(VlaforgeError):
+    """A checkpoint is missing pieces or does not match the data or env it is used with."""
+
+
+class ConfigError(VlaforgeError):
+    """A config file or command-line override names an unknown key or holds a bad value."""

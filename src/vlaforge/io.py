@@ -1,0 +1,81 @@
+"""Atomic file and directory writes: write to a temp path on the same filesystem, then rename."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so readers see the old file or the new one, never a partial one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Atomic text write (UTF-8)."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    """Atomic JSON write, pretty-printed."""
+    atomic_write_text(path, json.dumps(obj, indent=2) + "\n")
+
+
+@contextlib.contextmanager
+def staging_dir(final: Path) -> Iterator[Path]:
+    """Yield a fresh sibling temp dir; on success it atomically replaces `final`, on error it is removed.
+
+    A crash or Ctrl-C at any point leaves `final` as it was (or absent): the swap of a whole
+    directory is two renames (old → trash, new → final), and a leftover trash dir from a crash
+    between them is restored by `recover_dir` the next time anything opens the path.
+    """
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    recover_dir(final)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.staging.", dir=final.parent))
+    try:
+        yield tmp
+        replace_dir(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _trash_path(final: Path) -> Path:
+    return final.parent / f".{final.name}.old"
+
+
+def replace_dir(new: Path, final: Path) -> None:
+    """Move directory `new` onto `final`, keeping the old one until the new one is in place."""
+    trash = _trash_path(final)
+    if trash.exists():
+        shutil.rmtree(trash)
+    if final.exists():
+        os.replace(final, trash)
+    os.replace(new, final)
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def recover_dir(final: Path) -> None:
+    """Undo a swap interrupted between its two renames: bring the previous version back."""
+    trash = _trash_path(Path(final))
+    if trash.exists() and not Path(final).exists():
+        os.replace(trash, final)
+    elif trash.exists():
+        shutil.rmtree(trash, ignore_errors=True)
