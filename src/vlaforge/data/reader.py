@@ -164,14 +164,20 @@ class LeRobotDataset:
         out["task"] = [self.tasks[int(t)] for t in out["task_index"]]
         if cameras:
             for cam in self.camera_keys:
-                start = self.video_from(ep, cam)
-                frames = decode_range(self.video_path(ep, cam), start, start + (b - a) / self.fps, self.fps)
-                if len(frames) < b - a:
-                    raise DatasetError(
-                        f"{self.video_path(ep, cam)}: episode {ep} has {b - a} frames of data but only {len(frames)} video frames"
-                    )
-                out[cam] = frames[: b - a]
+                out[cam] = self.episode_frames(ep, cam)
         return out
+
+    def episode_frames(self, ep: int, cam: str) -> np.ndarray:
+        """Decode one camera of one episode → uint8 (T, H, W, 3)."""
+        a, b = self.episode_range(ep)
+        start = self.video_from(ep, cam)
+        frames = decode_range(self.video_path(ep, cam), start, start + (b - a) / self.fps, self.fps)
+        if len(frames) < b - a:
+            raise DatasetError(
+                f"{self.video_path(ep, cam)}: episode {ep} has {b - a} frames of data but only {len(frames)} video frames; "
+                "the video is truncated (run `vlaforge data check`)"
+            )
+        return frames[: b - a]
 
     def __getitem__(self, idx: int) -> dict[str, Any]:
         if not -self.num_frames <= idx < self.num_frames:

@@ -265,7 +265,7 @@ class DatasetWriter:
         for field in self._schema:
             v = index_cols[field.name] if field.name in index_cols else arrays[field.name]
             if pa.types.is_fixed_size_list(field.type):
-                cols.append(pa.FixedSizeListArray.from_arrays(pa.array(v.reshape(-1)), field.type.list_size))
+                cols.append(pa.FixedSizeListArray.from_arrays(pa.array(v.reshape(-1), field.type.value_type), type=field.type))
             else:
                 cols.append(pa.array(v, field.type))
         self._data_writer.write_table(pa.Table.from_arrays(cols, schema=self._schema))  # one row group per episode

@@ -1,0 +1,30 @@
+"""Shared fixtures: small real datasets written to temp dirs; frame caches kept out of $HOME."""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("VLAFORGE_CACHE", str(tmp_path_factory.getbasetemp() / "vlaforge-cache"))
+
+
+@pytest.fixture(scope="session")
+def sample_dataset_master(tmp_path_factory) -> Path:
+    from vlaforge.data.sample import make_sample_dataset
+
+    return make_sample_dataset(tmp_path_factory.mktemp("master") / "sample", episodes=5, length=30)
+
+
+@pytest.fixture
+def sample_dataset(sample_dataset_master, tmp_path) -> Path:
+    """A private copy of a 5-episode sample dataset (tests may corrupt it)."""
+    dst = tmp_path / "sample"
+    shutil.copytree(sample_dataset_master, dst)
+    return dst
