@@ -229,8 +229,8 @@ def _check_stats(root: Path, features: dict[str, Feature], episodes: list[dict[s
                 add(fmt.STATS_PATH, k, f"missing '{s}'")
     numeric = {k: v for k, v in cols.items() if k in ("observation.state", "action") or (k in features and features[k].names)}
     for k, v in numeric.items():
-        if k not in saved or not {"mean", "min", "max"} <= set(saved[k]):
-            continue
+        if k not in saved or not {"mean", "min", "max"} <= set(saved[k]) or not np.isfinite(v).all():
+            continue  # NaN/inf rows are reported on their own
         fresh = st.feature_stats(v)
         for s in ("min", "max", "mean"):
             if np.shape(saved[k][s]) != np.shape(fresh[s]) or not np.allclose(saved[k][s], fresh[s], rtol=1e-4, atol=1e-5):
