@@ -42,9 +42,123 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=_convert)
 
+    _register_edit(sub)
+
     p = sub.add_parser("restats", help="recompute meta/stats.json and per-episode stats from the data (new version, atomic)")
     p.add_argument("path", type=Path)
     p.set_defaults(func=_restats)
+
+
+def _register_edit(sub: argparse._SubParsersAction) -> None:
+    edit = sub.add_parser(
+        "edit",
+        help="derive a new dataset version: filter, split, merge, relabel, trim-idle, subsample",
+        description="Each edit writes a new dataset atomically (--out may equal the source to replace it) and records "
+        "the parent fingerprint and the operation in meta/vlaforge.json.",
+    )
+    ops = edit.add_subparsers(dest="edit_command", metavar="<edit>")
+
+    def op(name: str, help_: str) -> argparse.ArgumentParser:
+        p = ops.add_parser(name, help=help_, description=help_)
+        p.add_argument("--overwrite", action="store_true", help="replace an existing dataset at --out")
+        p.set_defaults(func=_edit, edit=name)
+        return p
+
+    p = op("filter", "keep episodes matching every condition given")
+    p.add_argument("src", type=Path)
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--task", action="append", dest="tasks", help="keep this task (repeatable)")
+    p.add_argument("--drop-task", action="append", dest="drop_tasks", help="drop this task (repeatable)")
+    p.add_argument("--min-length", type=int)
+    p.add_argument("--max-length", type=int)
+    p.add_argument("--success", choices=["true", "false"], help="keep only successful / failed episodes (flags.success)")
+    p.add_argument("--flag", action="append", default=[], metavar="KEY=VALUE", help="keep episodes whose flag KEY equals VALUE (JSON value)")
+    p.add_argument("--episodes", type=_int_list, help="keep these episode indices, e.g. 0,3,5")
+    p.add_argument("--drop-episodes", type=_int_list, help="drop these episode indices")
+
+    p = op("split", "episode-aware split into OUT/train and OUT/val")
+    p.add_argument("src", type=Path)
+    p.add_argument("--out", required=True, type=Path, help="directory that receives train/ and val/")
+    p.add_argument("--val", type=float, default=0.1, help="fraction of episodes for validation (default 0.1)")
+    p.add_argument("--seed", type=int, default=0)
+
+    p = op("merge", "concatenate datasets with the same features and fps")
+    p.add_argument("srcs", type=Path, nargs="+")
+    p.add_argument("--out", required=True, type=Path)
+
+    p = op("relabel", "rename tasks (instructions)")
+    p.add_argument("src", type=Path)
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--map", action="append", required=True, metavar="OLD=NEW", help="rename task OLD to NEW (repeatable)")
+    p.add_argument("--regex", action="store_true", help="treat OLD as a regular expression and NEW as its replacement")
+
+    p = op("trim-idle", "cut idle frames (no motion) at the start and end of each episode")
+    p.add_argument("src", type=Path)
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--action-eps", type=float, default=1e-3, help="|action| below this (non-gripper dims) counts as idle")
+    p.add_argument("--state-eps", type=float, default=1e-4, help="per-frame state change below this counts as idle")
+
+    p = op("subsample", "keep every k-th frame (fps / k); delta actions are summed over each window")
+    p.add_argument("src", type=Path)
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--factor", type=int, required=True)
+    p.add_argument("--actions", choices=["auto", "sum", "keep"], default="auto")
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def _pairs(items: list[str], what: str) -> dict[str, str]:
+    from vlaforge.errors import ConfigError
+
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"{what} expects KEY=VALUE, got {item!r}")
+        k, v = item.split("=", 1)
+        out[k] = v
+    return out
+
+
+def _edit(args: argparse.Namespace) -> int:
+    from vlaforge.data import edit
+
+    e = args.edit
+    if e == "filter":
+        flags = {k: _json_value(v) for k, v in _pairs(args.flag, "--flag").items()} or None
+        out = edit.filter_episodes(
+            args.src, args.out, tasks=args.tasks, drop_tasks=args.drop_tasks, min_length=args.min_length,
+            max_length=args.max_length, success=None if args.success is None else args.success == "true", flag=flags,
+            episodes=args.episodes, drop_episodes=args.drop_episodes, overwrite=args.overwrite,
+        )
+    elif e == "split":
+        a, b = edit.split_dataset(args.src, args.out, args.val, args.seed, overwrite=args.overwrite)
+        out = f"{a} and {b}"
+    elif e == "merge":
+        out = edit.merge_datasets(args.srcs, args.out, overwrite=args.overwrite)
+    elif e == "relabel":
+        out = edit.relabel_tasks(args.src, args.out, _pairs(args.map, "--map"), regex=args.regex, overwrite=args.overwrite)
+    elif e == "trim-idle":
+        out = edit.trim_idle(args.src, args.out, args.action_eps, args.state_eps, overwrite=args.overwrite)
+    else:
+        out = edit.subsample(args.src, args.out, args.factor, args.actions, overwrite=args.overwrite)
+    from vlaforge.data.reader import open_dataset
+
+    for path in str(out).split(" and "):
+        ds = open_dataset(path)
+        print(f"{e}: wrote {path} ({ds.num_episodes} episodes, {ds.num_frames} frames, version {ds.lineage.get('version')})")
+    return 0
+
+
+def _json_value(v: str) -> object:
+    try:
+        return json.loads(v)
+    except json.JSONDecodeError:
+        return v
 
 
 def _sample(args: argparse.Namespace) -> int:
