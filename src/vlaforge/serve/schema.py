@@ -1,0 +1,69 @@
+"""What a policy accepts: observation names, shapes and dtypes; requests are checked against it."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Protocol
+
+import numpy as np
+
+from vlaforge.serve.codec import DecodeError
+
+
+@dataclasses.dataclass(frozen=True)
+class PolicySpec:
+    """Observation fields (name → shape, dtype) and the action chunk shape (H, A) with axis names."""
+
+    observation: dict[str, tuple[tuple[int, ...], str]]
+    chunk: int
+    action_dim: int
+    action_names: tuple[str, ...] = ()
+    max_instruction_chars: int = 512
+
+    def to_json(self) -> dict[str, Any]:
+        """For /health and clients."""
+        return {
+            "observation": {k: {"shape": list(s), "dtype": d} for k, (s, d) in self.observation.items()},
+            "action": {"chunk": self.chunk, "dim": self.action_dim, "names": list(self.action_names)},
+        }
+
+    def validate(self, msg: Any) -> tuple[dict[str, np.ndarray], str]:
+        """A decoded request → (observation arrays, instruction); DecodeError naming the problem otherwise."""
+        if not isinstance(msg, dict):
+            raise DecodeError("request must be a map with 'observation' and 'instruction'")
+        extra = sorted(set(msg) - {"observation", "instruction"})
+        if extra:
+            raise DecodeError(f"unexpected request fields {extra}; expected 'observation' and 'instruction'")
+        obs, instr = msg.get("observation"), msg.get("instruction")
+        if not isinstance(instr, str) or not instr.strip():
+            raise DecodeError("'instruction' must be a non-empty string")
+        if len(instr) > self.max_instruction_chars:
+            raise DecodeError(f"'instruction' is longer than {self.max_instruction_chars} characters")
+        if not isinstance(obs, dict):
+            raise DecodeError("'observation' must be a map of feature name → array")
+        missing, unexpected = sorted(set(self.observation) - set(obs)), sorted(set(obs) - set(self.observation))
+        if missing or unexpected:
+            raise DecodeError(f"observation fields differ from the policy's: missing {missing}, unexpected {unexpected}")
+        out = {}
+        for k, (shape, dtype) in self.observation.items():
+            a = obs[k]
+            if not isinstance(a, np.ndarray):
+                raise DecodeError(f"observation {k!r} must be an encoded array")
+            if a.dtype.name != dtype:
+                raise DecodeError(f"observation {k!r} has dtype {a.dtype.name}, the policy expects {dtype}")
+            if tuple(a.shape) != tuple(shape):
+                raise DecodeError(f"observation {k!r} has shape {list(a.shape)}, the policy expects {list(shape)}")
+            if a.dtype.kind == "f" and not np.isfinite(a).all():
+                raise DecodeError(f"observation {k!r} contains NaN or inf")
+            out[k] = a
+        return out, instr
+
+
+class Predictor(Protocol):
+    """What the server needs from a policy (PyTorch or ONNX)."""
+
+    spec: PolicySpec
+
+    def predict_batch(self, observations: list[dict[str, np.ndarray]], instructions: list[str]) -> np.ndarray:
+        """(B, H, A) raw action chunks for B observations."""
+        ...
