@@ -8,6 +8,7 @@ Usage: python benchmarks/loader.py [--seconds 10]
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import tempfile
 import time
@@ -72,12 +73,23 @@ def main() -> None:
             "decode_only_limit_1proc": decode_only(ds, args.seconds),
         }
     res["cold_w0_over_decode_limit"] = res["cold_w0"] / res["decode_only_limit_1proc"]
+    base_file = Path(__file__).parent / "results" / "lerobot_loader_baseline.json"
+    vs = ""
+    if base_file.exists():  # written by benchmarks/lerobot_loader_baseline.py in a venv with LeRobot
+        base = json.loads(base_file.read_text())
+        lr0, lr2 = base["w0"]["samples_per_s"], base["w2"]["samples_per_s"]
+        res["vs_lerobot"] = {"lerobot": base["lerobot"], "lerobot_w0": lr0, "lerobot_w2": lr2,
+                             "warm_w0_x": res["warm_w0"] / lr0, "warm_w2_x": res["warm_w2"] / lr2,
+                             "cold_w0_x": res["cold_w0"] / lr0, "cold_w2_x": res["cold_w2"] / lr2}
+        v = res["vs_lerobot"]
+        vs = (f" LeRobot {base['lerobot']} on the same dataset and sampling: {lr0:,.0f} / {lr2:,.0f} samples/s (0 / 2 workers), "
+              f"so warm is {v['warm_w0_x']:,.0f}x / {v['warm_w2_x']:.1f}x and cold {v['cold_w0_x']:.2f}x / {v['cold_w2_x']:.2f}x (target 5x).")
     line = (
         f"**Loader** (batch 32, 2 cams 96x96, chunk 16): warm {res['warm_w0']:,.0f} samples/s (0 workers), "
         f"{res['warm_w2']:,.0f} (2 workers); cold {res['cold_w0']:,.0f} (0 workers), {res['cold_w2']:,.0f} (2 workers); "
         f"PyAV decode-only limit {res['decode_only_limit_1proc']:,.0f} samples/s in 1 process "
         f"(cold/limit {res['cold_w0_over_decode_limit']:.2f}); cache build {res['cache_build_s']:.1f} s for {ds.num_frames} frames. "
-        f"Target warm >= 5,000. `python benchmarks/loader.py`"
+        f"Target warm >= 5,000.{vs} `python benchmarks/loader.py`"
     )
     save("loader", res, line)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import os
 from fractions import Fraction
@@ -120,14 +121,41 @@ def decode_range(path: Path, start_s: float, end_s: float, fps: int) -> np.ndarr
     return np.stack(frames)
 
 
+_OPEN: "collections.OrderedDict[tuple[Any, ...], Any]" = collections.OrderedDict()
+_MAX_OPEN = 16
+
+
+def _cached_container(path: Path) -> Any:
+    """An open container for random access, kept per process (forked workers open their own).
+
+    Keyed by inode and mtime too, so a file replaced on disk (an in-place edit) is reopened.
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise DatasetError(f"video file {path} is missing; re-create the dataset or restore the file") from None
+    key = (os.getpid(), str(path), st.st_ino, st.st_mtime_ns)
+    c = _OPEN.get(key)
+    if c is None:
+        c = _open(path)
+        c.streams.video[0].thread_type = "SLICE"
+        _OPEN[key] = c
+        while len(_OPEN) > _MAX_OPEN:
+            _OPEN.popitem(last=False)[1].close()
+    else:
+        _OPEN.move_to_end(key)
+    return c
+
+
 def decode_at(path: Path, timestamps: list[float], fps: int, tolerance_s: float | None = None) -> np.ndarray:
     """Decode the frames nearest each timestamp → uint8 (N, H, W, 3); error if none is within tolerance."""
     tol = tolerance_s if tolerance_s is not None else 0.5 / fps
     order = np.argsort(timestamps)
     want = [float(timestamps[i]) for i in order]
     out: list[np.ndarray | None] = [None] * len(want)
-    with _open(path) as container:
-        stream = container.streams.video[0]
+    container = _cached_container(path)
+    stream = container.streams.video[0]
+    try:
         container.seek(int(max(0.0, want[0] - tol) / stream.time_base), stream=stream, backward=True)
         j = 0
         for frame in container.decode(stream):
@@ -136,10 +164,11 @@ def decode_at(path: Path, timestamps: list[float], fps: int, tolerance_s: float 
                 out[j] = frame.to_ndarray(format="rgb24")
                 j += 1
             if j >= len(want) or t > want[j] + tol:
-                if j < len(want) and t > want[j] + tol:
-                    break
-            if j >= len(want):
                 break
+    except av.error.FFmpegError as e:
+        for k in [k for k in _OPEN if k[1] == str(path)]:
+            _OPEN.pop(k).close()
+        raise DatasetError(f"video file {path} failed to decode near t={want[0]:.3f}s ({e}); it is corrupt") from None
     missing = [want[k] for k in range(len(want)) if out[k] is None]
     if missing:
         raise DatasetError(
