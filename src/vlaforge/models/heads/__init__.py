@@ -1,0 +1,1 @@
+"""Action heads: flow (default), tokens, chunk. Each maps context tokens to an H-step action chunk."""

@@ -1,0 +1,100 @@
+"""Autoregressive action tokens: FAST-style DCT tokens (default) or plain per-dimension bins.
+
+FAST (π0-FAST): per action dimension, a DCT over the H-step chunk; coefficients are scaled,
+rounded and offset into a vocabulary of `n_bins` ids, ordered low frequency first across
+dimensions, so the first tokens carry the coarse shape of the motion. `bins` maps each
+normalized action value to one of `n_bins` uniform bins (the RT-2/OpenVLA baseline). A small
+causal decoder cross-attends to the trunk's context and is decoded greedily.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vlaforge.errors import ConfigError
+from vlaforge.models.config import PolicyConfig
+from vlaforge.models.layers import Block
+from vlaforge.models.registry import register_head
+
+
+def dct_matrix(n: int) -> torch.Tensor:
+    """Orthonormal DCT-II matrix (n, n): coefficients = C @ signal, signal = C.T @ coefficients."""
+    k = torch.arange(n, dtype=torch.float64)[:, None]
+    t = torch.arange(n, dtype=torch.float64)[None, :]
+    c = torch.cos(math.pi * (t + 0.5) * k / n) * math.sqrt(2.0 / n)
+    c[0] /= math.sqrt(2.0)
+    return c.float()
+
+
+class ActionTokenizer(nn.Module):
+    """Normalized chunk (B, H, A) in [-1, 1] ↔ token ids (B, H*A) in [0, n_bins)."""
+
+    def __init__(self, mode: str, chunk: int, action_dim: int, n_bins: int, scale: float):
+        super().__init__()
+        if mode not in ("dct", "bins"):
+            raise ConfigError(f"model.tokenizer must be 'dct' or 'bins', got {mode!r}")
+        self.mode, self.H, self.A, self.V, self.scale = mode, chunk, action_dim, n_bins, scale
+        self.register_buffer("C", dct_matrix(chunk), persistent=False)
+
+    def encode(self, actions: torch.Tensor) -> torch.Tensor:
+        """(B, H, A) → (B, H*A) long."""
+        if self.mode == "bins":
+            ids = ((actions.clamp(-1, 1) + 1) / 2 * self.V).floor().clamp(0, self.V - 1)  # (B, H, A)
+            return ids.long().flatten(1)
+        coef = torch.einsum("kt,bta->bka", self.C, actions)  # (B, H, A), row k = frequency k
+        q = torch.round(coef * self.scale).clamp(-self.V // 2, self.V // 2 - 1)
+        return (q + self.V // 2).long().flatten(1)  # frequency-major: all dims of k=0 first
+
+    def decode(self, ids: torch.Tensor) -> torch.Tensor:
+        """(B, H*A) → (B, H, A)."""
+        x = ids.float().view(-1, self.H, self.A)
+        if self.mode == "bins":
+            return (x + 0.5) / self.V * 2 - 1
+        coef = (x - self.V // 2) / self.scale
+        return torch.einsum("kt,bka->bta", self.C, coef)
+
+
+@register_head("tokens")
+class TokensHead(nn.Module):
+    """Causal decoder over action tokens with cross-attention to the context."""
+
+    def __init__(self, cfg: PolicyConfig, action_dim: int):
+        super().__init__()
+        self.tok = ActionTokenizer(cfg.tokenizer, cfg.chunk, action_dim, cfg.n_bins, cfg.dct_scale)
+        self.L = cfg.chunk * action_dim
+        self.bos = cfg.n_bins
+        self.embed = nn.Embedding(cfg.n_bins + 1, cfg.width)
+        self.pos = nn.Parameter(torch.randn(self.L, cfg.width) * 0.02)
+        self.blocks = nn.ModuleList([Block(cfg.width, cfg.n_heads, cross=True, dropout=cfg.dropout) for _ in range(cfg.head_depth)])
+        self.norm = nn.LayerNorm(cfg.width)
+        self.out = nn.Linear(cfg.width, cfg.n_bins)
+
+    def logits(self, inp: torch.Tensor, ctx: torch.Tensor) -> torch.Tensor:
+        """inp (B, l) token ids starting with BOS → next-token logits (B, l, V)."""
+        h = self.embed(inp) + self.pos[: inp.shape[1]]  # (B, l, D)
+        for blk in self.blocks:
+            h = blk(h, ctx, causal=True)
+        return self.out(self.norm(h))
+
+    def loss(self, ctx: torch.Tensor, actions: torch.Tensor, pad: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        """Cross-entropy of the chunk's tokens (padded steps repeat the last action, as the loader fills them)."""
+        ids = self.tok.encode(actions)  # (B, L)
+        inp = torch.cat([torch.full_like(ids[:, :1], self.bos), ids[:, :-1]], dim=1)  # (B, L)
+        logits = self.logits(inp, ctx)  # (B, L, V)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids.reshape(-1))
+        acc = (logits.argmax(-1) == ids).float().mean()
+        return loss, {"token_acc": float(acc)}
+
+    @torch.no_grad()
+    def sample(self, ctx: torch.Tensor) -> torch.Tensor:
+        """Greedy decoding of L tokens → normalized actions (B, H, A)."""
+        B = ctx.shape[0]
+        seq = torch.full((B, 1), self.bos, dtype=torch.long, device=ctx.device)
+        for _ in range(self.L):
+            nxt = self.logits(seq, ctx)[:, -1].argmax(-1, keepdim=True)  # (B, 1)
+            seq = torch.cat([seq, nxt], dim=1)
+        return self.tok.decode(seq[:, 1:]).clamp(-1.5, 1.5)

@@ -1,0 +1,73 @@
+"""Normalization inside the policy: raw observations in, raw actions out; stats saved with the weights.
+
+State: (x - mean) / std. Actions: min/max → [-1, 1] (what the token head quantizes).
+Images: uint8 → [0, 1] → (x - mean) / std per channel, from the dataset's image stats.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from vlaforge.errors import CheckpointError
+
+EPS = 1e-6
+
+
+class Normalizer(nn.Module):
+    """Holds the stats as buffers (saved in model.safetensors and normalization.json)."""
+
+    def __init__(self, state_dim: int, action_dim: int, cameras: list[str]):
+        super().__init__()
+        self.cameras = cameras
+        self.register_buffer("state_mean", torch.zeros(state_dim))
+        self.register_buffer("state_std", torch.ones(state_dim))
+        self.register_buffer("action_min", -torch.ones(action_dim))
+        self.register_buffer("action_max", torch.ones(action_dim))
+        self.register_buffer("image_mean", torch.full((len(cameras), 3, 1, 1), 0.5))
+        self.register_buffer("image_std", torch.full((len(cameras), 3, 1, 1), 0.25))
+
+    def load_stats(self, stats: dict[str, dict[str, Any]], state_key: str = "observation.state", action_key: str = "action") -> None:
+        """Copy dataset stats (meta/stats.json form) into the buffers."""
+        def arr(key: str, s: str, shape: torch.Size) -> torch.Tensor:
+            try:
+                v = torch.as_tensor(np.asarray(stats[key][s], np.float32)).reshape(shape)
+            except (KeyError, RuntimeError, ValueError) as e:
+                raise CheckpointError(f"normalization stats for {key!r}/{s} are missing or have the wrong shape (want {list(shape)}): {e}") from None
+            return v
+
+        self.state_mean.copy_(arr(state_key, "mean", self.state_mean.shape))
+        self.state_std.copy_(arr(state_key, "std", self.state_std.shape).clamp(min=1e-3))
+        self.action_min.copy_(arr(action_key, "min", self.action_min.shape))
+        self.action_max.copy_(arr(action_key, "max", self.action_max.shape))
+        for i, cam in enumerate(self.cameras):
+            if cam in stats:
+                self.image_mean[i].copy_(arr(cam, "mean", torch.Size([3, 1, 1])))
+                self.image_std[i].copy_(arr(cam, "std", torch.Size([3, 1, 1])).clamp(min=1e-2))
+
+    def state(self, x: torch.Tensor) -> torch.Tensor:
+        """Raw state (..., S) → normalized."""
+        return (x - self.state_mean) / self.state_std
+
+    def action(self, a: torch.Tensor) -> torch.Tensor:
+        """Raw actions (..., A) → [-1, 1]."""
+        return 2 * (a - self.action_min) / (self.action_max - self.action_min).clamp(min=EPS) - 1
+
+    def unaction(self, a: torch.Tensor) -> torch.Tensor:
+        """Normalized actions (..., A) → raw."""
+        return (a + 1) / 2 * (self.action_max - self.action_min) + self.action_min
+
+    def image(self, x: torch.Tensor, cam: int) -> torch.Tensor:
+        """uint8 (..., 3, H, W) → normalized float."""
+        return (x.float() / 255.0 - self.image_mean[cam]) / self.image_std[cam]
+
+    def to_json(self) -> dict[str, Any]:
+        """normalization.json content."""
+        return {
+            "observation.state": {"mean": self.state_mean.tolist(), "std": self.state_std.tolist()},
+            "action": {"min": self.action_min.tolist(), "max": self.action_max.tolist()},
+            **{cam: {"mean": self.image_mean[i].tolist(), "std": self.image_std[i].tolist()} for i, cam in enumerate(self.cameras)},
+        }
