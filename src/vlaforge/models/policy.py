@@ -217,12 +217,12 @@ def build_policy(cfg: PolicyConfig, ds: Any, verbose: bool = True) -> VLAPolicy:
 def resolve_checkpoint(path: str | Path) -> Path:
     """A checkpoint dir, or a run dir (→ its checkpoints/last)."""
     p = Path(path)
-    if any((p / f).exists() for f in CHECKPOINT_FILES):
-        return p
     if (p / "checkpoints").exists():
         from vlaforge.train.checkpoint import latest_checkpoint
 
         return latest_checkpoint(p)
+    if any((p / f).exists() for f in CHECKPOINT_FILES):
+        return p
     raise CheckpointError(f"{p} is neither a checkpoint (model.safetensors) nor a run directory (checkpoints/)")
 
 

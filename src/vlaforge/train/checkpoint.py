@@ -1,0 +1,91 @@
+"""Checkpoint directories (DESIGN §3) and exact resume.
+
+RUN/
+  config.json                 the full resolved run config
+  metrics.jsonl, metrics.csv  one row per logged step
+  checkpoints/000500/         model.safetensors (EMA weights), config.json, normalization.json,
+                              dataset.json, train_state.pt (raw weights, optimizer, scheduler, step, RNG)
+  checkpoints/last -> 000500  symlink to the newest complete checkpoint
+Each checkpoint is written to a temp dir and renamed, and `last` is swapped atomically, so a
+crash never leaves `last` pointing at a half-written checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from vlaforge.errors import CheckpointError
+
+
+def checkpoints_dir(run: Path) -> Path:
+    """RUN/checkpoints."""
+    return Path(run) / "checkpoints"
+
+
+def latest_checkpoint(run: Path) -> Path:
+    """The checkpoint `last` points to (or the newest numbered one)."""
+    ck = checkpoints_dir(run)
+    last = ck / "last"
+    if last.exists():
+        return last.resolve()
+    steps = sorted(p for p in ck.glob("[0-9]*") if p.is_dir()) if ck.exists() else []
+    if not steps:
+        raise CheckpointError(f"{run} has no checkpoints (expected {ck}/<step>/); was the run started?")
+    return steps[-1]
+
+
+def write_checkpoint(run: Path, step: int, save_model: Any, train_state: dict[str, Any] | None) -> Path:
+    """Write checkpoint `step` atomically: `save_model(dir)` writes the policy files; then update `last`."""
+    ck = checkpoints_dir(run)
+    ck.mkdir(parents=True, exist_ok=True)
+    final = ck / f"{step:06d}"
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=ck))
+    try:
+        save_model(tmp)
+        if train_state is not None:
+            torch.save(train_state, tmp / "train_state.pt")
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    link = ck / f".last.{os.getpid()}"
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    os.symlink(final.name, link)
+    os.replace(link, ck / "last")
+    return final
+
+
+def rng_state() -> dict[str, Any]:
+    """Every RNG the training loop draws from."""
+    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore what `rng_state` saved."""
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def load_train_state(checkpoint: Path) -> dict[str, Any]:
+    """train_state.pt of a checkpoint (for --resume)."""
+    path = Path(checkpoint) / "train_state.pt"
+    if not path.exists():
+        raise CheckpointError(f"{path} is missing: this checkpoint cannot be resumed (it may be an export or EMA-only copy)")
+    return torch.load(path, map_location="cpu", weights_only=False)

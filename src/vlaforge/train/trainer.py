@@ -1,0 +1,278 @@
+"""The training loop: AdamW, warmup + cosine, grad clipping, EMA, bf16 autocast on CUDA, validation
+on held-out episodes, periodic checkpoints, exact resume, and DDP under torchrun."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import torch
+
+from vlaforge.config import from_dict, to_dict
+from vlaforge.data.loader import TrainingDataset, split_episodes
+from vlaforge.data.reader import open_dataset
+from vlaforge.errors import CheckpointError, ConfigError
+from vlaforge.io import atomic_write_json
+from vlaforge.runtime import autocast, available_cores, pick_device, set_torch_threads
+from vlaforge.train import checkpoint as ckpt
+from vlaforge.train import distributed as dist
+from vlaforge.train.config import TrainConfig
+from vlaforge.train.ema import EMA
+from vlaforge.train.metrics_log import MetricsLog
+from vlaforge.train.schedule import warmup_cosine
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """Everything a run needs: the dataset, the policy and the optimization."""
+
+    dataset: str
+    model: Any  # vlaforge.models.PolicyConfig
+    train: TrainConfig = TrainConfig()
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "RunConfig":
+        """Parse a saved config.json (unknown keys are errors)."""
+        from vlaforge.models import PolicyConfig
+
+        unknown = sorted(set(d) - {"dataset", "model", "train"})
+        if unknown:
+            raise ConfigError(f"unknown run config keys {unknown}; valid: dataset, model, train")
+        return cls(d["dataset"], from_dict(PolicyConfig, d.get("model", {}), "model"), from_dict(TrainConfig, d.get("train", {}), "train"))
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain dict for config.json."""
+        return {"dataset": self.dataset, "model": to_dict(self.model), "train": to_dict(self.train)}
+
+
+def batch_order(n: int, batch: int, seed: int, epoch: int, rank: int, world: int) -> list[list[int]]:
+    """The index batches of one epoch for one rank: a seeded permutation, sharded, full batches only."""
+    perm = np.random.default_rng([seed, epoch]).permutation(n)
+    per_rank = perm[rank::world]
+    n_batches = len(per_rank) // batch
+    return [per_rank[i * batch : (i + 1) * batch].tolist() for i in range(n_batches)]
+
+
+def batches(td: TrainingDataset, cfg: TrainConfig, info: dist.DistInfo, epoch: int, skip: int) -> Iterator[tuple[int, int, dict[str, Any]]]:
+    """Yield (epoch, index in epoch, batch) forever, starting `skip` batches into `epoch` (for resume)."""
+    while True:
+        order = batch_order(len(td), cfg.batch_size, cfg.seed, epoch, info.rank, info.world)
+        if not order:
+            raise ConfigError(f"batch_size {cfg.batch_size} x {info.world} process(es) is larger than the {len(td)} training frames")
+        if cfg.num_workers > 0:
+            loader = torch.utils.data.DataLoader(
+                td, batch_sampler=order[skip:], num_workers=cfg.num_workers, collate_fn=lambda b: b,
+                worker_init_fn=lambda _: torch.set_num_threads(1),
+            )
+            it: Any = enumerate(loader, start=skip)
+        else:
+            it = ((i, td.__getitems__(order[i])) for i in range(skip, len(order)))
+        for i, b in it:
+            yield epoch, i, b
+        epoch, skip = epoch + 1, 0
+
+
+def to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
+    """Move tensors to the device (non-blocking), leave strings as they are."""
+    return {k: (v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v) for k, v in batch.items()}
+
+
+def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            (no_decay if p.ndim < 2 or "norm" in name or "embed" in name else decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+@torch.no_grad()
+def validate(policy: torch.nn.Module, td: TrainingDataset, cfg: TrainConfig, device: torch.device) -> float:
+    """Mean loss over fixed held-out batches, with a fixed noise seed so values are comparable across steps."""
+    was_training = policy.training
+    policy.eval()
+    order = batch_order(len(td), min(cfg.batch_size, len(td)), cfg.seed + 1, 0, 0, 1)[: cfg.val_batches]
+    losses = []
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed + 12345)
+        for idx in order:
+            with autocast(device):
+                loss, _ = policy.compute_loss(to_device(td.__getitems__(idx), device))
+            losses.append(float(loss))
+    policy.train(was_training)
+    return float(np.mean(losses)) if losses else float("nan")
+
+
+def train(
+    run_cfg: RunConfig,
+    out: str | Path,
+    resume: bool = False,
+    progress: bool = True,
+    on_log: Callable[[dict[str, Any]], None] | None = None,
+) -> Path:
+    """Train a policy and return the run directory. With `resume`, continue exactly where `out` stopped."""
+    from vlaforge.models import build_policy
+
+    out = Path(out)
+    cfg = run_cfg.train
+    device = pick_device(cfg.device)
+    info = dist.init(device)
+    set_torch_threads(cfg.threads or max(1, available_cores() // info.world))
+    if device.type == "cuda":
+        torch.cuda.set_device(info.local_rank) if device.index is None else None
+        device = torch.device("cuda", info.local_rank) if device.index is None else device
+
+    ds = open_dataset(run_cfg.dataset)
+    all_eps = [int(e["episode_index"]) for e in ds.episode_meta]
+    train_eps, val_eps = split_episodes(all_eps, cfg.val_fraction, cfg.seed)
+    mcfg = run_cfg.model
+    torch.manual_seed(cfg.seed)  # same initial weights on every rank
+    policy = build_policy(mcfg, ds).to(device)
+    if info.is_main:
+        # Rank 0 builds the frame cache; the others wait and then open it.
+        td = TrainingDataset(ds, n_obs=mcfg.n_obs, chunk=mcfg.chunk, episodes=train_eps)
+    if info.world > 1:
+        torch.distributed.barrier()
+    if not info.is_main:
+        td = TrainingDataset(ds, n_obs=mcfg.n_obs, chunk=mcfg.chunk, episodes=train_eps)
+    val_td = TrainingDataset(ds, n_obs=mcfg.n_obs, chunk=mcfg.chunk, episodes=val_eps) if val_eps else None
+
+    opt = torch.optim.AdamW(_param_groups(policy, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.95))
+    total = cfg.steps
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: warmup_cosine(s, total, cfg.warmup_steps, cfg.lr_floor))
+    ema = EMA(policy, cfg.ema_decay) if cfg.ema_decay > 0 else None
+    step, epoch, in_epoch, elapsed_before = 0, 0, 0, 0.0
+
+    if resume:
+        state = ckpt.load_train_state(ckpt.latest_checkpoint(out))
+        saved_cfg = json.loads((out / "config.json").read_text())
+        if saved_cfg["model"] != to_dict(mcfg):
+            raise CheckpointError(f"--resume: the model config differs from the one {out} was trained with; drop the overrides")
+        policy.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        if ema is not None and state.get("ema") is not None:
+            ema.load_state_dict(state["ema"])
+        step, epoch, in_epoch = state["step"], state["epoch"], state["in_epoch"]
+        total = state.get("total_steps", total)
+        elapsed_before = state.get("elapsed_s", 0.0)
+        ckpt.set_rng_state(state["rng"][info.rank] if isinstance(state["rng"], list) else state["rng"])
+    elif info.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        if (out / "config.json").exists() and ckpt.checkpoints_dir(out).exists():
+            raise ConfigError(f"{out} already holds a run; use --resume {out} to continue it or choose another --out")
+        atomic_write_json(out / "config.json", run_cfg.to_json())
+    torch.manual_seed(cfg.seed * 1000 + info.rank + step) if not resume else None
+
+    model: torch.nn.Module = policy
+    if info.world > 1:
+        model = torch.nn.parallel.DistributedDataParallel(policy, device_ids=[device.index] if device.type == "cuda" else None)
+    log = MetricsLog(out) if info.is_main else None
+    stream = batches(td, cfg, info, epoch, in_epoch)
+
+    def save() -> None:
+        # Every rank's RNG state is kept so a resumed DDP run draws exactly what it would have.
+        rngs = [ckpt.rng_state()]
+        if info.world > 1:
+            rngs = [None] * info.world
+            torch.distributed.all_gather_object(rngs, ckpt.rng_state())
+        if not info.is_main:
+            return
+        ema_policy = _ema_model(policy, ema)
+        state = {
+            "model": policy.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+            "ema": ema.state_dict() if ema is not None else None, "step": step, "epoch": epoch, "in_epoch": in_epoch,
+            "total_steps": total, "elapsed_s": elapsed_before + time.perf_counter() - t_start, "rng": rngs,
+        }
+        ckpt.write_checkpoint(out, step, ema_policy.save, state)
+
+    bar = None
+    if progress and info.is_main:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+        bar = Progress(TextColumn("train"), BarColumn(), TextColumn("{task.completed}/{task.total}"), TextColumn("{task.fields[msg]}"), TimeRemainingColumn())
+        bar.start()
+        task = bar.add_task("train", total=total, completed=step, msg="")
+    t_start = time.perf_counter()
+    t_log, n_log = time.perf_counter(), 0
+    policy.train()
+    try:
+        while step < total:
+            epoch, i, batch = next(stream)
+            in_epoch = i + 1
+            batch = to_device(batch, device)
+            with autocast(device):
+                loss, metrics = model(batch)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            grad_norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.grad_clip) if cfg.grad_clip > 0 else torch.tensor(0.0)
+            opt.step()
+            sched.step()
+            step += 1
+            if ema is not None:
+                ema.update(policy, step)
+            n_log += len(batch["task"]) * info.world
+            if cfg.budget_minutes > 0 and step == min(20, total):
+                # Fit the schedule to the wall-clock budget once the step time is known.
+                per_step = (time.perf_counter() - t_start) / step
+                budget_steps = int(cfg.budget_minutes * 60 / per_step)
+                total = int(dist.broadcast_object(max(step, min(total, budget_steps)), info))
+                if bar is not None:
+                    bar.update(task, total=total)
+            if info.is_main and (step % cfg.log_every == 0 or step == total):
+                now = time.perf_counter()
+                row = {
+                    "step": step, "loss": float(loss.detach()), "lr": sched.get_last_lr()[0], "grad_norm": float(grad_norm),
+                    "samples_per_s": n_log / (now - t_log), "elapsed_s": elapsed_before + now - t_start, "val_loss": None,
+                    **{k: float(v) for k, v in metrics.items()},
+                }
+                t_log, n_log = now, 0
+                if val_td is not None and (step % cfg.val_every == 0 or step == total):
+                    row["val_loss"] = validate(_ema_model(policy, ema), val_td, cfg, device)
+                log.log(row)
+                if on_log:
+                    on_log(row)
+                if bar is not None:
+                    msg = f"loss {row['loss']:.4f}  {row['samples_per_s']:.0f} samples/s" + (f"  val {row['val_loss']:.4f}" if row["val_loss"] is not None else "")
+                    bar.update(task, completed=step, msg=msg)
+            elif bar is not None:
+                bar.update(task, completed=step)
+            if step % cfg.save_every == 0 and step < total:
+                save()
+        save()
+        if info.world > 1:
+            _check_ranks_in_sync(policy, info)
+    finally:
+        if bar is not None:
+            bar.stop()
+        if log is not None:
+            log.close()
+        dist.shutdown()
+    return out
+
+
+def _check_ranks_in_sync(policy: torch.nn.Module, info: dist.DistInfo) -> None:
+    """DDP must leave every rank with the same weights; print each rank's hash and fail loudly if they differ."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for v in policy.state_dict().values():
+        h.update(v.detach().cpu().contiguous().numpy().tobytes())
+    mine = h.hexdigest()[:16]
+    hashes: list[Any] = [None] * info.world
+    torch.distributed.all_gather_object(hashes, mine)
+    print(f"weights-hash rank {info.rank}: {mine}", flush=True)
+    if len(set(hashes)) != 1:
+        raise RuntimeError(f"DDP ranks diverged: weight hashes {hashes}")
+
+
+def _ema_model(policy: torch.nn.Module, ema: EMA | None) -> torch.nn.Module:
+    if ema is None:
+        return policy
+    m = copy.deepcopy(policy)
+    m.load_state_dict(ema.state_dict())
+    return m
