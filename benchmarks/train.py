@@ -1,0 +1,70 @@
+"""Training throughput (samples/s): batch 32, 2 cameras 96x96, chunk 16, warm frame cache, full optimizer step.
+
+Models: the default policy and one sized like LeRobot's ACT (~50M parameters: width 512,
+4 trunk + 1 head blocks, chunk head). Usage: python benchmarks/train.py [--seconds 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from common import save
+from vlaforge.data import open_dataset
+from vlaforge.data.loader import TrainingDataset
+from vlaforge.data.sample import make_sample_dataset
+from vlaforge.models import PolicyConfig, build_policy
+from vlaforge.runtime import available_cores
+
+
+def samples_per_s(cfg: PolicyConfig, td: TrainingDataset, ds, seconds: float) -> tuple[float, float]:
+    torch.manual_seed(0)
+    policy = build_policy(cfg, ds, verbose=False)
+    opt = torch.optim.AdamW(policy.parameters(), lr=1e-4)
+    g = torch.Generator().manual_seed(0)
+    n, t0, step = 0, None, 0
+    while True:
+        idx = torch.randint(len(td), (32,), generator=g).tolist()
+        loss, _ = policy(td.__getitems__(idx))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        if step == 3:  # skip warm-up steps
+            t0 = time.perf_counter()
+        elif t0 is not None:
+            n += 32
+            if time.perf_counter() - t0 > seconds:
+                return n / (time.perf_counter() - t0), policy.num_params() / 1e6
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=30)
+    args = ap.parse_args()
+    torch.set_num_threads(available_cores())
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["VLAFORGE_CACHE"] = str(Path(tmp) / "cache")
+        ds = open_dataset(make_sample_dataset(Path(tmp) / "ds", episodes=10, length=60))
+        td = TrainingDataset(ds, n_obs=1, chunk=16)
+        models = {
+            "default (cnn + flow)": PolicyConfig(),
+            "ACT-sized (cnn + chunk, width 512, 4+1 blocks)": PolicyConfig(head="chunk", width=512, depth=4, head_depth=1, n_heads=8),
+        }
+        res = {}
+        for name, cfg in models.items():
+            sps, params = samples_per_s(cfg, td, ds, args.seconds)
+            res[name] = {"samples_per_s": sps, "params_m": params}
+    line = "**Training** (batch 32, 2 cams 96x96, chunk 16, %d CPU threads): " % available_cores() + "; ".join(
+        f"{k}: {v['samples_per_s']:.0f} samples/s ({v['params_m']:.1f}M params)" for k, v in res.items()
+    ) + ". Target: default >= 150 samples/s. `python benchmarks/train.py`"
+    save("train", {"models": res}, line)
+
+
+if __name__ == "__main__":
+    main()
