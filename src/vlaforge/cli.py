@@ -15,6 +15,7 @@ import sys
 # command -> (module with `register(parser)`, one-line help). Add a line to add a command.
 COMMANDS: dict[str, tuple[str, str]] = {
     "data": ("vlaforge.data.cli", "create, inspect, check, convert and edit LeRobot v3.0 datasets"),
+    "serve": ("vlaforge.serve.cli", "serve a policy over HTTP/WebSocket with auth, schema checks, rate limits, metrics"),
     "train": ("vlaforge.train.cli", "train a VLA policy (flow, tokens or chunk head) on a dataset; resume; torchrun for DDP"),
 }
 

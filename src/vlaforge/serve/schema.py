@@ -67,3 +67,25 @@ class Predictor(Protocol):
     def predict_batch(self, observations: list[dict[str, np.ndarray]], instructions: list[str]) -> np.ndarray:
         """(B, H, A) raw action chunks for B observations."""
         ...
+
+
+def spec_of(policy: object) -> PolicySpec:
+    """The PolicySpec of a VLAPolicy (or anything with the same `spec`/`cfg` attributes)."""
+    spec = policy.spec  # type: ignore[attr-defined]
+    feats = spec["features"]
+    obs = {c: (tuple(feats[c]["shape"]), "uint8") for c in spec["cameras"]}
+    obs["observation.state"] = (tuple(feats["observation.state"]["shape"]), "float32")
+    return PolicySpec(obs, chunk=int(policy.cfg.chunk), action_dim=int(feats["action"]["shape"][0]),  # type: ignore[attr-defined]
+                      action_names=tuple(feats["action"].get("names") or ()))
+
+
+class TorchPredictor:
+    """Serves a PyTorch VLAPolicy (one torch thread pool; batches are one forward pass)."""
+
+    def __init__(self, policy: object):
+        self.policy = policy
+        self.spec = spec_of(policy)
+
+    def predict_batch(self, observations: list[dict[str, np.ndarray]], instructions: list[str]) -> np.ndarray:
+        """(B, H, A) raw chunks."""
+        return self.policy.predict_batch(observations, instructions)  # type: ignore[attr-defined]

@@ -244,6 +244,8 @@ def train(
             if step % cfg.save_every == 0 and step < total:
                 save()
         save()
+        if info.is_main:
+            write_loss_plot(out)
         if info.world > 1:
             _check_ranks_in_sync(policy, info)
     finally:
@@ -253,6 +255,22 @@ def train(
             log.close()
         dist.shutdown()
     return out
+
+
+def write_loss_plot(run: Path) -> Path:
+    """RUN/loss.svg: training and validation loss against step, from metrics.jsonl."""
+    from vlaforge.plots import line_chart
+
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    val = [r for r in rows if r.get("val_loss") is not None]
+    svg = line_chart(
+        {"train loss": ([r["step"] for r in rows], [r["loss"] for r in rows]),
+         "val loss (EMA)": ([r["step"] for r in val], [r["val_loss"] for r in val])},
+        title=f"training loss — {run.name}", xlabel="step", ylabel="loss", log_y=True,
+    )
+    path = run / "loss.svg"
+    path.write_text(svg)
+    return path
 
 
 def _check_ranks_in_sync(policy: torch.nn.Module, info: dist.DistInfo) -> None:

@@ -1,0 +1,262 @@
+"""Inference server: POST /act, GET /health, GET /metrics, WebSocket /ws. Starlette + uvicorn.
+
+Safety: bearer-token auth compared in constant time (required off loopback), body size limit,
+per-connection token-bucket rate limit, strict schema validation against the policy's spec,
+explicit array encoding (never pickle). Every malformed request gets a 4xx and the server keeps
+serving. Concurrent requests are batched into one policy call when they arrive within a short window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import hmac
+import time
+from typing import Any
+
+import numpy as np
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from vlaforge.serve import codec
+from vlaforge.serve.schema import Predictor
+
+LATENCY_BUCKETS_MS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, float("inf"))
+
+
+class Metrics:
+    """Request counters and a latency histogram (served at /metrics)."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.errors: dict[int, int] = {}
+        self.buckets = [0] * len(LATENCY_BUCKETS_MS)
+        self.latency_sum_ms = 0.0
+        self.batches = 0
+        self.batched_items = 0
+        self.started = time.time()
+
+    def observe(self, ms: float) -> None:
+        """Count one successful request and its latency."""
+        self.requests += 1
+        self.latency_sum_ms += ms
+        for i, b in enumerate(LATENCY_BUCKETS_MS):
+            if ms <= b:
+                self.buckets[i] += 1
+                break
+
+    def error(self, status: int) -> None:
+        """Count one rejected request by status code."""
+        self.errors[status] = self.errors.get(status, 0) + 1
+
+    def to_json(self) -> dict[str, Any]:
+        """Snapshot for /metrics."""
+        return {
+            "requests": self.requests,
+            "errors": {str(k): v for k, v in sorted(self.errors.items())},
+            "latency_ms_buckets": {("+Inf" if b == float("inf") else str(b)): c for b, c in zip(LATENCY_BUCKETS_MS, self.buckets)},
+            "latency_ms_mean": self.latency_sum_ms / self.requests if self.requests else None,
+            "mean_batch_size": self.batched_items / self.batches if self.batches else None,
+            "uptime_s": time.time() - self.started,
+        }
+
+    def to_prometheus(self) -> str:
+        """Prometheus text exposition of the same numbers."""
+        lines = ["# TYPE vlaforge_requests_total counter", f"vlaforge_requests_total {self.requests}"]
+        for code, n in sorted(self.errors.items()):
+            lines.append(f'vlaforge_errors_total{{code="{code}"}} {n}')
+        cum = 0
+        lines.append("# TYPE vlaforge_latency_ms histogram")
+        for b, c in zip(LATENCY_BUCKETS_MS, self.buckets):
+            cum += c
+            lines.append(f'vlaforge_latency_ms_bucket{{le="{"+Inf" if b == float("inf") else b}"}} {cum}')
+        lines += [f"vlaforge_latency_ms_sum {self.latency_sum_ms}", f"vlaforge_latency_ms_count {self.requests}"]
+        return "\n".join(lines) + "\n"
+
+
+class Batcher:
+    """Collects requests arriving within `window_s` (up to `max_batch`) into one policy call on one worker thread."""
+
+    def __init__(self, predictor: Predictor, max_batch: int, window_s: float, metrics: Metrics):
+        self.predictor, self.max_batch, self.window_s, self.metrics = predictor, max_batch, window_s, metrics
+        self.queue: asyncio.Queue | None = None
+        self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="policy")
+        self.task: asyncio.Task | None = None
+
+    async def submit(self, obs: dict[str, np.ndarray], instruction: str) -> np.ndarray:
+        """Queue one request; resolves to its (H, A) chunk."""
+        if self.queue is None:
+            self.queue = asyncio.Queue()
+            self.task = asyncio.get_running_loop().create_task(self._run())
+        fut: asyncio.Future = asyncio.get_running_loop().create_future()
+        await self.queue.put((obs, instruction, fut))
+        return await fut
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        assert self.queue is not None
+        while True:
+            items = [await self.queue.get()]
+            deadline = loop.time() + self.window_s
+            while len(items) < self.max_batch:
+                timeout = deadline - loop.time()
+                if timeout <= 0:
+                    if self.queue.empty():
+                        break
+                    items.append(self.queue.get_nowait())
+                    continue
+                try:
+                    items.append(await asyncio.wait_for(self.queue.get(), timeout))
+                except asyncio.TimeoutError:
+                    break
+            obs, instr = [i[0] for i in items], [i[1] for i in items]
+            try:
+                out = await loop.run_in_executor(self.pool, self.predictor.predict_batch, obs, instr)
+                self.metrics.batches += 1
+                self.metrics.batched_items += len(items)
+                for (_, _, fut), chunk in zip(items, out):
+                    if not fut.done():
+                        fut.set_result(np.asarray(chunk))
+            except Exception as e:  # noqa: BLE001 - hand the failure to every waiting request
+                for _, _, fut in items:
+                    if not fut.done():
+                        fut.set_exception(e)
+
+
+class RateLimiter:
+    """Token bucket per connection (client host:port): `rate` requests/s with bursts of `burst`."""
+
+    def __init__(self, rate: float, burst: int):
+        self.rate, self.burst = rate, burst
+        self.buckets: dict[str, tuple[float, float]] = {}
+
+    def allow(self, key: str) -> bool:
+        """Take one token for `key` if there is one."""
+        if self.rate <= 0:
+            return True
+        now = time.monotonic()
+        tokens, last = self.buckets.get(key, (float(self.burst), now))
+        tokens = min(self.burst, tokens + (now - last) * self.rate)
+        if tokens < 1:
+            self.buckets[key] = (tokens, now)
+            return False
+        self.buckets[key] = (tokens - 1, now)
+        if len(self.buckets) > 10000:  # forget idle connections
+            self.buckets = {k: v for k, v in self.buckets.items() if now - v[1] < 60}
+        return True
+
+
+def create_app(
+    predictor: Predictor,
+    token: str | None = None,
+    max_body_bytes: int = 4 << 20,
+    rate_limit: float = 1000.0,
+    burst: int = 100,
+    max_batch: int = 16,
+    batch_window_ms: float = 2.0,
+) -> Starlette:
+    """Build the ASGI app serving `predictor`."""
+    metrics = Metrics()
+    limiter = RateLimiter(rate_limit, burst)
+    batcher = Batcher(predictor, max_batch, batch_window_ms / 1000, metrics)
+    spec = predictor.spec
+    expected = f"Bearer {token}".encode() if token else None
+
+    def authorized(headers: Any) -> bool:
+        if expected is None:
+            return True
+        got = headers.get("authorization", "").encode()
+        return hmac.compare_digest(got, expected)
+
+    def fail(status: int, msg: str) -> JSONResponse:
+        metrics.error(status)
+        return JSONResponse({"error": msg}, status_code=status)
+
+    def client_key(scope_client: Any) -> str:
+        return f"{scope_client[0]}:{scope_client[1]}" if scope_client else "?"
+
+    async def act(request: Request) -> Response:
+        t0 = time.perf_counter()
+        if not authorized(request.headers):
+            return fail(401, "missing or wrong bearer token (header 'Authorization: Bearer <token>')")
+        if not limiter.allow(client_key(request.client)):
+            return fail(429, "rate limit exceeded for this connection; slow down")
+        ctype = request.headers.get("content-type", codec.MSGPACK).split(";")[0].strip()
+        if ctype not in (codec.MSGPACK, codec.JSON):
+            return fail(415, f"content-type must be {codec.MSGPACK} or {codec.JSON}")
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > max_body_bytes):
+            return fail(413, f"body larger than {max_body_bytes} bytes")
+        body = b""
+        async for part in request.stream():
+            body += part
+            if len(body) > max_body_bytes:
+                return fail(413, f"body larger than {max_body_bytes} bytes")
+        try:
+            obs, instr = spec.validate(codec.loads(body, ctype))
+        except codec.DecodeError as e:
+            return fail(400, str(e))
+        try:
+            chunk = await batcher.submit(obs, instr)
+        except Exception as e:  # noqa: BLE001
+            return fail(500, f"policy failed: {type(e).__name__}: {e}")
+        ms = (time.perf_counter() - t0) * 1000
+        metrics.observe(ms)
+        return Response(codec.dumps({"action": chunk.astype(np.float32), "latency_ms": ms}, ctype), media_type=ctype)
+
+    async def health(_: Request) -> Response:
+        return JSONResponse({"status": "ok", "spec": spec.to_json(), "auth": token is not None})
+
+    async def metrics_route(request: Request) -> Response:
+        if not authorized(request.headers):
+            return fail(401, "missing or wrong bearer token")
+        if request.query_params.get("format") == "prometheus":
+            return PlainTextResponse(metrics.to_prometheus())
+        return JSONResponse(metrics.to_json())
+
+    async def ws(websocket: WebSocket) -> None:
+        if not authorized(websocket.headers):
+            metrics.error(401)
+            await websocket.close(code=1008)
+            return
+        await websocket.accept()
+        key = client_key(websocket.client)
+        try:
+            while True:
+                data = await websocket.receive_bytes()
+                t0 = time.perf_counter()
+                if len(data) > max_body_bytes:
+                    metrics.error(413)
+                    await websocket.send_bytes(codec.dumps({"error": f"message larger than {max_body_bytes} bytes", "status": 413}))
+                    continue
+                if not limiter.allow(key):
+                    metrics.error(429)
+                    await websocket.send_bytes(codec.dumps({"error": "rate limit exceeded", "status": 429}))
+                    continue
+                try:
+                    obs, instr = spec.validate(codec.loads(data))
+                except codec.DecodeError as e:
+                    metrics.error(400)
+                    await websocket.send_bytes(codec.dumps({"error": str(e), "status": 400}))
+                    continue
+                chunk = await batcher.submit(obs, instr)
+                ms = (time.perf_counter() - t0) * 1000
+                metrics.observe(ms)
+                await websocket.send_bytes(codec.dumps({"action": chunk.astype(np.float32), "latency_ms": ms}))
+        except WebSocketDisconnect:
+            return
+
+    return Starlette(routes=[
+        Route("/act", act, methods=["POST"]),
+        Route("/health", health, methods=["GET"]),
+        Route("/metrics", metrics_route, methods=["GET"]),
+        WebSocketRoute("/ws", ws),
+    ])
+
+
+def is_loopback(host: str) -> bool:
+    """True for addresses only this machine can reach."""
+    return host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
