@@ -15,6 +15,8 @@ import sys
 # command -> (module with `register(parser)`, one-line help). Add a line to add a command.
 COMMANDS: dict[str, tuple[str, str]] = {
     "data": ("vlaforge.data.cli", "create, inspect, check, convert and edit LeRobot v3.0 datasets"),
+    "bench": ("vlaforge.serve.bench", "measure: `bench latency RUN` (PyTorch vs ONNX fp32 vs ONNX int8)"),
+    "export": ("vlaforge.serve.export_cli", "export a policy to ONNX (fp32 or int8) with a parity check against PyTorch"),
     "serve": ("vlaforge.serve.cli", "serve a policy over HTTP/WebSocket with auth, schema checks, rate limits, metrics"),
     "train": ("vlaforge.train.cli", "train a VLA policy (flow, tokens or chunk head) on a dataset; resume; torchrun for DDP"),
 }

@@ -1,0 +1,143 @@
+"""Export a policy to ONNX (fp32, optionally int8): normalization in, unnormalization out, the flow
+head's Euler steps unrolled, the language embedding an input (precomputed for the dataset's tasks).
+
+Parity with PyTorch is checked on real dataset samples with the same noise; the max abs error per
+action dimension is printed, stored in the export's metadata, and the export fails above tolerance.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from vlaforge.errors import CheckpointError, VlaforgeError
+
+
+FP32_TOLERANCE = 1e-3  # max abs error per action dim, as a fraction of that dim's range
+INT8_TOLERANCE = 0.15
+
+
+class ExportWrapper(nn.Module):
+    """(uint8 cameras (B, 3, H, W) ..., state (B, S), lang (B, 384), noise (B, H, A)) → raw actions (B, H, A)."""
+
+    def __init__(self, policy: nn.Module):
+        super().__init__()
+        self.policy = policy
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        p = self.policy
+        n = len(p.cameras)
+        images = {c: inputs[i][:, None] for i, c in enumerate(p.cameras)}  # (B, 1, 3, H, W)
+        state, lang, noise = inputs[n][:, None], inputs[n + 1], inputs[n + 2]
+        if p.cfg.n_obs > 1:
+            images = {c: v.expand(-1, p.cfg.n_obs, -1, -1, -1) for c, v in images.items()}
+            state = state.expand(-1, p.cfg.n_obs, -1)
+        ctx = p.encode(images, state, lang)
+        if p.cfg.head == "flow":
+            a = p.head.sample(ctx, noise=noise)
+        else:
+            a = p.head.sample(ctx) + 0 * noise.sum()  # keep the input in the graph for a uniform signature
+        return p.normalizer.unaction(a)
+
+
+def input_names(policy: Any) -> list[str]:
+    """ONNX input names, in order."""
+    return [*policy.cameras, "observation.state", "language", "noise"]
+
+
+def _example(policy: Any, obs: list[dict[str, np.ndarray]], langs: torch.Tensor, seed: int) -> tuple[torch.Tensor, ...]:
+    g = torch.Generator().manual_seed(seed)
+    B = len(obs)
+    ims = [torch.from_numpy(np.stack([o[c] for o in obs])).permute(0, 3, 1, 2).contiguous() for c in policy.cameras]
+    state = torch.from_numpy(np.stack([o["observation.state"] for o in obs]).astype(np.float32))
+    noise = torch.randn(B, policy.cfg.chunk, policy.action_dim, generator=g)
+    return (*ims, state, langs, noise)
+
+
+def export_onnx(run: str | Path, out: str | Path, int8: bool = False, dataset: str | Path | None = None,
+                samples: int = 16, tolerance: float | None = None) -> dict[str, Any]:
+    """Export, check parity on `samples` real frames of the training dataset, write FILE and FILE.json metadata."""
+    import onnxruntime as ort
+
+    from vlaforge.data import open_dataset
+    from vlaforge.models import load_policy
+
+    policy = load_policy(run).eval()
+    ds = open_dataset(dataset or policy.spec.get("path", ""))
+    policy.check_compatible(ds.features, ds.fps)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tasks = list(ds.tasks)
+    table = policy.embed_text(tasks).cpu()  # (T, 384) precomputed language embeddings
+    rng = np.random.default_rng(0)
+    idx = rng.choice(ds.num_frames, size=min(samples, ds.num_frames), replace=False)
+    items = [ds[int(i)] for i in idx]
+    obs = [{k: it[k] for k in [*policy.cameras, "observation.state"]} for it in items]
+    langs = policy.embed_text([it["task"] for it in items]).cpu()
+    wrapper = ExportWrapper(policy).eval()
+    names = input_names(policy)
+    example = _example(policy, obs[:1], langs[:1], 0)
+    fp32 = out if not int8 else out.with_suffix(".fp32.onnx")
+    import logging
+    import warnings
+
+    logging.getLogger().setLevel(logging.ERROR)  # onnxruntime.quantization's pre-processing advice
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer warnings about Python ints in shapes: shapes are static here
+        # Batch 1, static shapes: the fastest graph for a control loop (servers loop over a batch).
+        torch.onnx.export(wrapper, example, str(fp32), input_names=names, output_names=["action"], opset_version=17, dynamo=False)
+    if int8:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        quantize_dynamic(str(fp32), str(out), weight_type=QuantType.QInt8)
+        fp32.unlink()
+    sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    errs = []
+    with torch.no_grad():
+        for i in range(len(obs)):
+            inp = _example(policy, obs[i : i + 1], langs[i : i + 1], seed=i)
+            ref = wrapper(*inp).numpy()
+            got = sess.run(None, {n: t.numpy() for n, t in zip(names, inp)})[0]
+            errs.append(np.abs(ref - got).reshape(-1, policy.action_dim).max(axis=0))
+    max_err = np.max(errs, axis=0)  # (A,)
+    scale = np.maximum(np.asarray(policy.normalizer.action_max - policy.normalizer.action_min), 1e-6)
+    rel = max_err / scale
+    tol = tolerance if tolerance is not None else (INT8_TOLERANCE if int8 else FP32_TOLERANCE)
+    meta = {
+        "format": "vlaforge-onnx/1",
+        "source": str(run),
+        "int8": int8,
+        "head": policy.cfg.head,
+        "inputs": names,
+        "spec": policy.spec,
+        "chunk": policy.cfg.chunk,
+        "action_dim": policy.action_dim,
+        "n_action_steps": policy.cfg.n_action_steps,
+        "tasks": tasks,
+        "language_table": table.numpy().round(7).tolist(),
+        "parity": {"samples": len(obs), "max_abs_err_per_dim": max_err.tolist(), "max_rel_err_per_dim": rel.tolist(), "tolerance_rel": tol},
+    }
+    (out.parent / (out.name + ".json")).write_text(json.dumps(meta))
+    names_a = policy.spec["features"]["action"].get("names") or [str(i) for i in range(policy.action_dim)]
+    print("parity vs PyTorch on", len(obs), "dataset samples (max abs error per action dim):")
+    for n, e, r in zip(names_a, max_err, rel):
+        print(f"  {n:>10}: {e:.2e}  ({r:.2%} of its range)")
+    if (rel > tol).any():
+        out.unlink()
+        (out.parent / (out.name + ".json")).unlink()
+        raise VlaforgeError(f"ONNX parity failed: max relative error {rel.max():.3g} > tolerance {tol}; the export at {out} is not trustworthy and was removed"
+                            + (" (the tokens head's greedy decoding flips under int8; export it in fp32)" if policy.cfg.head == "tokens" else ""))
+    return meta
+
+
+def read_meta(path: str | Path) -> dict[str, Any]:
+    """The FILE.onnx.json written by export_onnx."""
+    p = Path(str(path) + ".json")
+    if not p.exists():
+        raise CheckpointError(f"{p} is missing: export with `vlaforge export` so the spec and language table travel with the model")
+    return json.loads(p.read_text())

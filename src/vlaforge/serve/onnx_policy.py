@@ -1,0 +1,69 @@
+"""OnnxPolicy: an exported policy run by onnxruntime, with the same API as VLAPolicy."""
+
+from __future__ import annotations
+
+import collections
+from pathlib import Path
+
+import numpy as np
+
+from vlaforge.errors import CheckpointError
+from vlaforge.serve.export import read_meta
+from vlaforge.serve.schema import PolicySpec
+
+
+class OnnxPolicy:
+    """`predict_chunk(obs, instruction) -> (H, A)`, `select_action`, `reset`, `predict_batch` on onnxruntime."""
+
+    def __init__(self, path: str | Path, threads: int | None = None, seed: int = 0):
+        import onnxruntime as ort
+
+        path = Path(path)
+        if not path.exists():
+            raise CheckpointError(f"{path} does not exist")
+        self.meta = read_meta(path)
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = threads
+            opts.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        self.inputs = self.meta["inputs"]
+        self.cameras = self.inputs[:-3]
+        self.chunk, self.action_dim = int(self.meta["chunk"]), int(self.meta["action_dim"])
+        self.n_action_steps = int(self.meta.get("n_action_steps", 8))
+        self.table = {t: np.asarray(v, np.float32) for t, v in zip(self.meta["tasks"], self.meta["language_table"])}
+        feats = self.meta["spec"]["features"]
+        obs = {c: (tuple(feats[c]["shape"]), "uint8") for c in self.cameras}
+        obs["observation.state"] = (tuple(feats["observation.state"]["shape"]), "float32")
+        self.spec = PolicySpec(obs, self.chunk, self.action_dim, tuple(feats["action"].get("names") or ()))
+        self.rng = np.random.default_rng(seed)
+        self.reset()
+
+    def _lang(self, instruction: str) -> np.ndarray:
+        if instruction not in self.table:  # unseen wording: embed it with the same frozen text model
+            from vlaforge.models.encoders.language import shared_embedder
+
+            self.table[instruction] = shared_embedder(self.meta["spec"].get("text_model")).embed([instruction])[0].numpy()
+        return self.table[instruction]
+
+    def predict_chunk(self, obs: dict[str, np.ndarray], instruction: str) -> np.ndarray:
+        """One raw observation → raw chunk (H, A)."""
+        feed = {c: np.ascontiguousarray(np.asarray(obs[c], np.uint8).transpose(2, 0, 1)[None]) for c in self.cameras}
+        feed["observation.state"] = np.asarray(obs["observation.state"], np.float32)[None]
+        feed["language"] = self._lang(instruction)[None]
+        feed["noise"] = self.rng.standard_normal((1, self.chunk, self.action_dim)).astype(np.float32)
+        return self.session.run(None, feed)[0][0]
+
+    def predict_batch(self, observations: list[dict[str, np.ndarray]], instructions: list[str]) -> np.ndarray:
+        """(B, H, A) for B observations (the graph has batch 1; this loops)."""
+        return np.stack([self.predict_chunk(o, i) for o, i in zip(observations, instructions)])
+
+    def select_action(self, obs: dict[str, np.ndarray], instruction: str) -> np.ndarray:
+        """Next action from a queue refilled every n_action_steps."""
+        if not self._queue:
+            self._queue.extend(self.predict_chunk(obs, instruction)[: self.n_action_steps])
+        return self._queue.popleft()
+
+    def reset(self) -> None:
+        """Clear the action queue."""
+        self._queue: collections.deque = collections.deque()

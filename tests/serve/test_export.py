@@ -1,0 +1,53 @@
+"""ONNX export: parity with PyTorch on every head, int8 within its stated tolerance, same API at run time."""
+
+import json
+
+import numpy as np
+import pytest
+
+from vlaforge.errors import VlaforgeError
+from vlaforge.models import PolicyConfig, build_policy, load_policy
+from vlaforge.models.registry import names
+from vlaforge.serve.export import FP32_TOLERANCE, INT8_TOLERANCE, export_onnx
+from vlaforge.serve.onnx_policy import OnnxPolicy
+
+TINY = dict(width=32, depth=1, head_depth=1, n_heads=2, chunk=8, image_tokens=4, flow_steps=4)
+
+
+@pytest.fixture(scope="module")
+def ds(tmp_path_factory):
+    from vlaforge.data import open_dataset
+    from vlaforge.data.sample import make_sample_dataset
+
+    return open_dataset(make_sample_dataset(tmp_path_factory.mktemp("exp") / "ds", episodes=2, length=12, image_size=32))
+
+
+@pytest.mark.parametrize("head", names("head"))
+def test_fp32_parity_every_head(ds, tmp_path, head):
+    ck = build_policy(PolicyConfig(head=head, **TINY), ds, verbose=False).save(tmp_path / "ck")
+    meta = export_onnx(ck, tmp_path / "p.onnx", samples=4)
+    assert max(meta["parity"]["max_rel_err_per_dim"]) <= FP32_TOLERANCE
+    saved = json.loads((tmp_path / "p.onnx.json").read_text())
+    assert saved["parity"] == meta["parity"] and saved["head"] == head
+    op = OnnxPolicy(tmp_path / "p.onnx", threads=1)
+    item = ds[4]
+    obs = {k: item[k] for k in ("observation.images.front", "observation.images.wrist", "observation.state")}
+    chunk = op.predict_chunk(obs, item["task"])
+    assert chunk.shape == (8, 4) and chunk.dtype == np.float32
+    if head != "flow":  # deterministic heads: identical to PyTorch on the same input
+        np.testing.assert_allclose(chunk, load_policy(ck).predict_chunk(obs, item["task"]), atol=1e-4)
+    op.reset()
+    assert op.select_action(obs, "an instruction it never saw").shape == (4,)
+
+
+def test_int8_flow_within_tolerance(ds, tmp_path):
+    ck = build_policy(PolicyConfig(head="flow", **TINY), ds, verbose=False).save(tmp_path / "ck")
+    meta = export_onnx(ck, tmp_path / "q.onnx", int8=True, samples=4)
+    assert max(meta["parity"]["max_rel_err_per_dim"]) <= INT8_TOLERANCE and meta["int8"]
+
+
+def test_failed_parity_removes_the_export(ds, tmp_path):
+    ck = build_policy(PolicyConfig(head="flow", **TINY), ds, verbose=False).save(tmp_path / "ck")
+    with pytest.raises(VlaforgeError, match="parity failed"):
+        export_onnx(ck, tmp_path / "bad.onnx", int8=True, samples=4, tolerance=1e-9)
+    assert not (tmp_path / "bad.onnx").exists() and not (tmp_path / "bad.onnx.json").exists()
