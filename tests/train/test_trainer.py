@@ -59,6 +59,19 @@ def test_resumed_run_matches_uninterrupted(tiny_dataset, tmp_path):
         assert torch.equal(ema_a[k], ema_b[k]), k
 
 
+def test_online_augmentation_hook_sees_every_batch(tiny_dataset, tmp_path):
+    seen = []
+
+    def darken(batch, gen):
+        seen.append(batch["observation.images.front"].shape[0])
+        for k in ("observation.images.front", "observation.images.wrist"):
+            batch[k] = (batch[k].float() * 0.5).to(torch.uint8)
+        return batch
+
+    train(_cfg(tiny_dataset, steps=3, save_every=100), tmp_path / "aug", progress=False, augment=darken)
+    assert seen == [8, 8, 8]
+
+
 def test_cli_overrides_and_unknown_keys(tiny_dataset, tmp_path, capsys):
     rc = main(["train", "--dataset", str(tiny_dataset.root), "--out", str(tmp_path / "r"), "--no-progress",
                "--model.width", "32", "--model.depth", "1", "--model.head", "chunk", "--model.chunk", "8",

@@ -27,4 +27,3 @@ class TrainConfig:
     num_workers: int = 0  # the frame cache makes 0 the fastest on CPU
     threads: int = 0  # torch threads per process; 0 = the cores we were given / processes
     budget_minutes: float = 0.0  # > 0: stop (and shorten the schedule) to fit this wall-clock budget
-    augment: str = ""  # path to an augmentation recipe (JSON/YAML) applied online; "" = none

@@ -113,8 +113,13 @@ def train(
     resume: bool = False,
     progress: bool = True,
     on_log: Callable[[dict[str, Any]], None] | None = None,
+    augment: Callable[[dict[str, Any], torch.Generator], dict[str, Any]] | None = None,
 ) -> Path:
-    """Train a policy and return the run directory. With `resume`, continue exactly where `out` stopped."""
+    """Train a policy and return the run directory. With `resume`, continue exactly where `out` stopped.
+
+    `augment(batch, generator)` is the online augmentation hook: it gets each training batch (uint8
+    images, raw state/actions) before it moves to the device and returns the batch to train on.
+    """
     from vlaforge.models import build_policy
 
     out = Path(out)
@@ -197,6 +202,7 @@ def train(
         bar = Progress(TextColumn("train"), BarColumn(), TextColumn("{task.completed}/{task.total}"), TextColumn("{task.fields[msg]}"), TimeRemainingColumn())
         bar.start()
         task = bar.add_task("train", total=total, completed=step, msg="")
+    aug_gen = torch.Generator().manual_seed(cfg.seed * 7919 + info.rank * 104729 + step)
     t_start = time.perf_counter()
     t_log, n_log = time.perf_counter(), 0
     policy.train()
@@ -204,6 +210,8 @@ def train(
         while step < total:
             epoch, i, batch = next(stream)
             in_epoch = i + 1
+            if augment is not None:
+                batch = augment(batch, aug_gen)
             batch = to_device(batch, device)
             with autocast(device):
                 loss, metrics = model(batch)
