@@ -1,0 +1,256 @@
+"""TabletopEnv: a gymnasium env over the MuJoCo tabletop scene with language-conditioned tasks.
+
+Action (4,) = [dx, dy, dz, gripper]: end-effector target deltas in metres per step (clipped to
+±MAX_DELTA) and a gripper command in [0, 1] (1 = close). State (4,) = [x, y, z, opening].
+Observations use dataset feature names; `info` has success, task (structured), instruction,
+subtask (from the scripted expert when one drives), events (perturbations that fired).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from vlaforge.sim import language, tasks
+from vlaforge.sim.scene import BIN_COLORS, BIN_HALF, COLORS, HALF, N_OBJECTS, SHAPES, scene_xml
+
+FPS = 10
+SUBSTEPS = 20  # 20 x 5 ms physics per 100 ms control step
+MAX_DELTA = 0.02
+HAND_Z0 = 0.25  # hand body origin height at joint zero
+PAD_DROP = 0.035  # pads' centre below the hand origin
+STATE_NAMES = ("x", "y", "z", "gripper_opening")
+ACTION_NAMES = ("dx", "dy", "dz", "gripper")
+CAMERAS = ("front", "wrist")
+
+
+class TabletopEnv(gym.Env):
+    """See module doc. `make_env(family, seed=..., split=..., perturb=[...])` is the usual way in."""
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": FPS}
+
+    def __init__(self, family: str = "pick_place", split: str = "seen", image_size: int = 96, perturb: list[str] | None = None,
+                 render: bool = True, max_steps: int | None = None):
+        os.environ.setdefault("MUJOCO_GL", "egl")
+        import mujoco
+
+        self._mj = mujoco
+        if split not in tasks.SPLITS:
+            from vlaforge.errors import ConfigError
+
+            raise ConfigError(f"unknown split {split!r}; choose from {list(tasks.SPLITS)}")
+        self.family, self.split, self.image_size, self.render_images = family, split, image_size, render
+        self.model = mujoco.MjModel.from_xml_string(scene_xml(image_size))
+        self.data = mujoco.MjData(self.model)
+        self.renderer = mujoco.Renderer(self.model, image_size, image_size) if render else None
+        self.max_steps = max_steps or tasks.MAX_STEPS[family]
+        from vlaforge.sim.perturbations import make_perturbations
+
+        self.perturbations = make_perturbations(perturb or [])
+        m = self.model
+        self._jid = {n: m.joint(n).qposadr[0] for n in ("hx", "hy", "hz", "fl")}
+        self._slots = {(i, sh): (m.joint(f"obj{i}_{sh}").qposadr[0], m.joint(f"obj{i}_{sh}").dofadr[0], m.geom(f"obj{i}_{sh}").id)
+                       for i in range(N_OBJECTS) for sh in SHAPES}
+        self._obj_q, self._obj_dof, self._obj_geom = [0] * N_OBJECTS, [0] * N_OBJECTS, [0] * N_OBJECTS
+        self._pads = {m.geom("pad_l").id, m.geom("pad_r").id}
+        self._mocap = {n: m.body(n).mocapid[0] for n in ("target", "distractor", *(f"bin_{c}" for c in BIN_COLORS))}
+        self._light0 = m.light_diffuse.copy()
+        self._cam0 = m.cam_pos.copy()
+        n_img = (image_size, image_size, 3)
+        self.observation_space = gym.spaces.Dict({
+            **{f"observation.images.{c}": gym.spaces.Box(0, 255, n_img, np.uint8) for c in CAMERAS},
+            "observation.state": gym.spaces.Box(-np.inf, np.inf, (4,), np.float32),
+        })
+        self.action_space = gym.spaces.Box(np.array([-MAX_DELTA] * 3 + [0.0], np.float32), np.array([MAX_DELTA] * 3 + [1.0], np.float32))
+
+    # ------------------------------------------------------------------ features (for datasets and policies)
+    @property
+    def fps(self) -> int:
+        """Control rate."""
+        return FPS
+
+    def features(self) -> dict[str, Any]:
+        """Dataset features this env produces (names, shapes, dtypes)."""
+        from vlaforge.data.features import Feature
+
+        s = self.image_size
+        return {
+            **{f"observation.images.{c}": Feature("video", (s, s, 3)) for c in CAMERAS},
+            "observation.state": Feature("float32", (4,), STATE_NAMES),
+            "action": Feature("float32", (4,), ACTION_NAMES),
+        }
+
+    # ------------------------------------------------------------------ geometry
+    def hand_pos(self) -> np.ndarray:
+        """Pad centre (between the fingers) in world coordinates (3,)."""
+        q = self.data.qpos
+        return np.array([q[self._jid["hx"]], q[self._jid["hy"]], HAND_Z0 + q[self._jid["hz"]] - PAD_DROP])
+
+    def opening(self) -> float:
+        """Gap between the finger pads (m)."""
+        return float(0.08 + 2 * self.data.qpos[self._jid["fl"]])
+
+    def obj_pos(self, i: int) -> np.ndarray:
+        """Object centre (3,)."""
+        a = self._obj_q[i]
+        return self.data.qpos[a : a + 3].copy()
+
+    def bin_pos(self, color: str) -> np.ndarray:
+        """Bin centre on the table (3,)."""
+        return self.data.mocap_pos[self._mocap[f"bin_{color}"]].copy()
+
+    def target_pos(self) -> np.ndarray:
+        """The push marker (3,)."""
+        return self.data.mocap_pos[self._mocap["target"]].copy()
+
+    def grasped(self, i: int) -> bool:
+        """Both pads touch object i."""
+        g = self._obj_geom[i]
+        touching = set()
+        for c in self.data.contact[: self.data.ncon]:
+            pair = {c.geom1, c.geom2}
+            if g in pair and pair & self._pads:
+                touching |= pair & self._pads
+        return touching == self._pads
+
+    def place_goal(self, target: dict[str, Any]) -> np.ndarray:
+        """Where an object must end up for `target` (centre position)."""
+        if target["kind"] == "bin":
+            p = self.bin_pos(target["color"])
+            return np.array([p[0], p[1], HALF + 0.002])
+        if target["kind"] == "marker":
+            p = self.target_pos()
+            return np.array([p[0], p[1], HALF])
+        p = self.obj_pos(target["object"])
+        return np.array([p[0], p[1], p[2] + 2 * HALF])
+
+    def at_goal(self, i: int, target: dict[str, Any]) -> bool:
+        """Object i rests where `target` wants it (not counting release)."""
+        p, g = self.obj_pos(i), self.place_goal(target)
+        if target["kind"] == "bin":
+            return abs(p[0] - g[0]) < BIN_HALF - 0.01 and abs(p[1] - g[1]) < BIN_HALF - 0.01 and p[2] < 0.05
+        if target["kind"] == "marker":
+            return np.linalg.norm(p[:2] - g[:2]) < 0.035 and p[2] < HALF + 0.01
+        return np.linalg.norm(p[:2] - g[:2]) < 0.02 and abs(p[2] - g[2]) < 0.01
+
+    def settled(self, i: int) -> bool:
+        """Object i moved less than 2 mm during the last control step (robust to contact jitter)."""
+        return float(np.linalg.norm(self.obj_pos(i) - self._prev_obj[i])) < 0.002
+
+    def check_success(self) -> bool:
+        """Every move of the task done, objects resting and released."""
+        return all(self.at_goal(i, t) and self.settled(i) and not self.grasped(i) for i, t in tasks.steps_of(self.task))
+
+    # ------------------------------------------------------------------ gym API
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """New scene and task; options: instruction (any wording), split, family."""
+        super().reset(seed=seed)
+        options = options or {}
+        self.family = options.get("family", self.family)
+        split = options.get("split", self.split)
+        self.rng = random.Random(seed)
+        mj, m, d = self._mj, self.model, self.data
+        mj.mj_resetData(m, d)
+        m.light_diffuse[:] = self._light0
+        m.cam_pos[:] = self._cam0
+        self.task = tasks.sample_task(self.family, "seen" if split == "heldout-wording" else split, self.rng)
+        wording = "heldout" if split == "heldout-wording" else "train"
+        self.instruction = options.get("instruction") or language.instruction(self.task, wording, self.rng)
+        self._layout()
+        self.target_hand = np.array([0.0, -0.05, 0.16])
+        self.grip_cmd = 0.0
+        self._apply_ctrl()
+        for _ in range(30):
+            mj.mj_step(m, d)
+        self.t = 0
+        self._prev_obj = [self.obj_pos(i) for i in range(N_OBJECTS)]
+        self.events: list[dict[str, Any]] = []
+        self.subtask = ""
+        for p in self.perturbations:
+            p.reset(self, random.Random(self.rng.random()))
+        return self._obs(), self._info(False)
+
+    def _layout(self) -> None:
+        rng, d = self.rng, self.data
+        sides = [-1, 1]
+        rng.shuffle(sides)
+        for c, s in zip(BIN_COLORS, sides):
+            d.mocap_pos[self._mocap[f"bin_{c}"]] = [s * rng.uniform(0.14, 0.2), rng.uniform(0.06, 0.13), 0.0]
+        d.mocap_pos[self._mocap["distractor"]] = [0.6, 0.6, -0.3]
+        placed: list[np.ndarray] = []
+        for i, o in enumerate(self.task["objects"]):
+            for _ in range(200):
+                xy = np.array([rng.uniform(-0.2, 0.2), rng.uniform(-0.16, 0.0)])
+                if all(np.linalg.norm(xy - q) > 0.075 for q in placed):
+                    break
+            placed.append(xy)
+            self._obj_q[i], self._obj_dof[i], self._obj_geom[i] = self._slots[(i, o["shape"])]
+            a = self._obj_q[i]
+            d.qpos[a : a + 7] = [xy[0], xy[1], HALF + 0.001, 1, 0, 0, 0]
+            self.model.geom_rgba[self._obj_geom[i]] = [*COLORS[o["color"]], 1.0]
+        if self.family == "push":
+            for _ in range(200):
+                xy = np.array([rng.uniform(-0.18, 0.18), rng.uniform(-0.15, 0.0)])
+                i = self.task["subject"][0]
+                far_from_all = all(np.linalg.norm(xy - q) > 0.06 for k, q in enumerate(placed) if k != i)
+                if far_from_all and 0.08 < np.linalg.norm(xy - placed[i]) < 0.16:
+                    break
+            d.mocap_pos[self._mocap["target"]] = [xy[0], xy[1], 0.0]
+        else:
+            d.mocap_pos[self._mocap["target"]] = [0.6, -0.6, -0.3]
+
+    def _apply_ctrl(self) -> None:
+        lo = self.model.actuator_ctrlrange
+        x, y, z = self.target_hand
+        self.target_hand = np.array([np.clip(x, *lo[0]), np.clip(y, *lo[1]), np.clip(z, HAND_Z0 - PAD_DROP + lo[2][0], HAND_Z0 - PAD_DROP + lo[2][1])])
+        self.data.ctrl[0], self.data.ctrl[1] = self.target_hand[0], self.target_hand[1]
+        self.data.ctrl[2] = self.target_hand[2] - HAND_Z0 + PAD_DROP
+        self.data.ctrl[3] = -0.045 * self.grip_cmd
+
+    def step(self, action: np.ndarray) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
+        """Apply one control step (100 ms)."""
+        a = np.asarray(action, np.float64).reshape(4)
+        if not np.isfinite(a).all():
+            from vlaforge.errors import VlaforgeError
+
+            raise VlaforgeError(f"action {a.tolist()} is not finite")
+        self.target_hand = self.target_hand + np.clip(a[:3], -MAX_DELTA, MAX_DELTA)
+        self.grip_cmd = float(np.clip(a[3], 0.0, 1.0))
+        for p in self.perturbations:
+            p.before_step(self)
+        self._apply_ctrl()
+        self._prev_obj = [self.obj_pos(i) for i in range(N_OBJECTS)]
+        for _ in range(SUBSTEPS):
+            self._mj.mj_step(self.model, self.data)
+        self.t += 1
+        success = self.check_success()
+        terminated = success
+        truncated = self.t >= self.max_steps
+        return self._obs(), float(success), terminated, truncated, self._info(success)
+
+    def _obs(self) -> dict[str, np.ndarray]:
+        obs = {"observation.state": np.array([*self.hand_pos(), self.opening()], np.float32)}
+        if self.render_images:
+            for c in CAMERAS:
+                self.renderer.update_scene(self.data, c)
+                obs[f"observation.images.{c}"] = self.renderer.render().copy()
+        return obs
+
+    def _info(self, success: bool) -> dict[str, Any]:
+        return {"success": success, "task": self.task, "instruction": self.instruction, "subtask": self.subtask,
+                "events": list(self.events), "step": self.t, "grasped": any(self.grasped(i) for i in range(N_OBJECTS))}
+
+    def render(self) -> np.ndarray:
+        """Front camera frame."""
+        self.renderer.update_scene(self.data, "front")
+        return self.renderer.render().copy()
+
+    def close(self) -> None:
+        """Free the renderer's GL context."""
+        if self.renderer is not None:
+            self.renderer.close()
+            self.renderer = None
