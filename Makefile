@@ -18,9 +18,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	MUJOCO_GL=egl $(BIN)/vlaforge data sample --out outputs/sample --overwrite
-	$(BIN)/vlaforge data check outputs/sample
-	$(BIN)/vlaforge data info outputs/sample
+	MUJOCO_GL=egl $(BIN)/vlaforge sim collect --tasks pick_place,stack --episodes 10 --out outputs/demos --overwrite
+	$(BIN)/vlaforge data check outputs/demos
+	$(BIN)/vlaforge data info outputs/demos
+	rm -rf outputs/run && $(BIN)/vlaforge train --dataset outputs/demos --out outputs/run --train.steps 300
 
 test: $(STAMP)
 	MUJOCO_GL=egl $(BIN)/python -m pytest -n 2 --durations=15

@@ -46,3 +46,16 @@ def test_heldout_wording_is_disjoint_from_train():
 def test_perturbation_fires(name):
     info, _ = _rollout("pick_place", 1, perturb=[name])
     assert [e["name"] for e in info["events"]] == [name]
+
+
+def test_collect_writes_a_valid_dataset_with_subtasks(tmp_path):
+    from vlaforge.cli import main
+    from vlaforge.data import check_dataset, open_dataset
+
+    assert main(["sim", "collect", "--tasks", "pick_place", "--episodes", "2", "--workers", "2", "--out", str(tmp_path / "demos")]) == 0
+    ds = open_dataset(tmp_path / "demos")
+    assert check_dataset(tmp_path / "demos") == []
+    assert ds.num_episodes == 2 and ds.fps == 10
+    assert ds.flags(0)["success"] and ds.flags(0)["family"] == "pick_place"
+    texts = [s["text"] for s in ds.subtasks(0)]
+    assert texts[0].startswith("reach the") and any(t.startswith("grasp the") for t in texts) and "release" in texts
