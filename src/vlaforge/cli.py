@@ -18,7 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("vlaforge.serve.bench", "measure: `bench latency RUN` (PyTorch vs ONNX fp32 vs ONNX int8)"),
     "export": ("vlaforge.serve.export_cli", "export a policy to ONNX (fp32 or int8) with a parity check against PyTorch"),
     "serve": ("vlaforge.serve.cli", "serve a policy over HTTP/WebSocket with auth, schema checks, rate limits, metrics"),
-    "sim": ("vlaforge.sim.cli", "built-in MuJoCo tabletop suite: collect expert demonstrations"),
+    "sim": ("vlaforge.sim.cli", "built-in MuJoCo tabletop suite: collect expert demos, play rollouts"),
     "train": ("vlaforge.train.cli", "train a VLA policy (flow, tokens or chunk head) on a dataset; resume; torchrun for DDP"),
 }
 

@@ -1,34 +1,58 @@
-"""`vlaforge sim collect`: expert demonstrations from the built-in tabletop suite."""
+"""`vlaforge sim collect|play`: expert demonstrations and captioned rollout videos from the tabletop suite."""
 
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
+
+SPLITS = ("seen", "heldout-wording", "heldout-combos")  # mirrors tasks.SPLITS without importing the sim at --help
 
 
 def register(parser: argparse.ArgumentParser) -> None:
     """Add the sim sub-commands."""
     sub = parser.add_subparsers(dest="sim_command", metavar="<subcommand>")
-    p = sub.add_parser("collect", help="run scripted experts in parallel and write a LeRobot v3.0 dataset")
-    p.add_argument("--tasks", default="pick_place", help="family name, comma-separated list, or 'all'")
-    p.add_argument("--episodes", type=int, default=10, help="episodes per family")
-    p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--split", default="seen", choices=["seen", "heldout-wording", "heldout-combos"])
-    p.add_argument("--perturb", default="", help="comma-separated perturbations (move_object, move_bin, grasp_slip, ...)")
+    p = sub.add_parser("collect", help="run scripted experts in parallel and write a LeRobot v3.0 dataset",
+                       description="Run scripted experts in parallel processes; write a LeRobot v3.0 dataset with subtask "
+                                   "annotations and per-episode success flags.")
+    p.add_argument("--tasks", default="pick_place", help="family, comma-separated families, or 'all' (pick_place, push, stack, put_all, sequence)")
+    p.add_argument("--episodes", type=int, default=10, help="episodes per family (seeds --seed, --seed+1, ...)")
+    p.add_argument("--out", type=Path, required=True, help="dataset directory to create")
+    p.add_argument("--workers", type=int, default=2, help="worker processes (one core each)")
+    p.add_argument("--split", default="seen", choices=SPLITS)
+    p.add_argument("--perturb", default="", help="comma-separated perturbations, NAME[@after_grasp|@STEP], or 'all'")
     p.add_argument("--image-size", type=int, default=96)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--keep-failures", action="store_true", help="also write episodes where the expert failed")
-    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--keep-failures", action="store_true", help="also write episodes where the expert failed (flagged success=false)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing dataset at --out")
     p.set_defaults(func=_collect)
+
+    q = sub.add_parser("play", help="render one expert episode to an mp4 with the instruction and subtask drawn on it")
+    q.add_argument("--task", default="pick_place", help="task family")
+    q.add_argument("--out", type=Path, required=True, help="video path (.mp4)")
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--size", type=int, default=256, help="camera image size in pixels")
+    q.add_argument("--split", default="seen", choices=SPLITS)
+    q.add_argument("--perturb", default="", help="comma-separated perturbations or 'all'")
+    q.add_argument("--instruction", default=None, help="override the instruction text")
+    q.add_argument("--camera", default="front", choices=["front", "wrist"])
+    q.set_defaults(func=_play)
 
 
 def _collect(args: argparse.Namespace) -> int:
-    from vlaforge.sim.collect import collect
-    from vlaforge.sim.tasks import FAMILIES
+    from vlaforge.sim.collect import all_families, collect
 
-    fams = list(FAMILIES) if args.tasks == "all" else [t for t in args.tasks.split(",") if t]
-    perturb = [p for p in args.perturb.split(",") if p]
-    collect(args.out, fams, args.episodes, args.workers, args.split, perturb, args.image_size, args.seed,
-            args.overwrite, only_success=not args.keep_failures)
+    fams = all_families() if args.tasks == "all" else [t for t in args.tasks.split(",") if t]
+    summary = collect(args.out, fams, args.episodes, args.workers, args.split, args.perturb, args.image_size, args.seed,
+                      args.overwrite, only_success=not args.keep_failures)
+    print(json.dumps(summary))
+    return 0
+
+
+def _play(args: argparse.Namespace) -> int:
+    from vlaforge.sim.play import play
+
+    res = play(args.task, args.out, seed=args.seed, size=args.size, split=args.split, perturb=args.perturb,
+               instruction=args.instruction, camera=args.camera)
+    print(json.dumps({k: v for k, v in res.items() if k != "events"} | {"events": [e["name"] for e in res["events"]]}))
     return 0

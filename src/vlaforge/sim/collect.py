@@ -1,88 +1,128 @@
-"""Expert demonstrations in parallel worker processes, written as one LeRobot v3.0 dataset."""
+"""Expert demonstrations in parallel worker processes, written as one LeRobot v3.0 dataset.
+
+Workers are spawned processes that import mujoco and numpy only (never torch); each keeps one env
+per (family, split, perturbations, size) and renders with one software-GL thread, so K workers
+use K cores. Episodes come back in job order, so the same arguments write the same dataset.
+"""
 
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from vlaforge.sim.tasks import FAMILIES
+from vlaforge.errors import ConfigError
+from vlaforge.sim.tasks import TASKS, check_family, check_split
+
+_ENVS: dict[tuple, Any] = {}  # per-process env cache
 
 
-def run_episode(family: str, seed: int, split: str = "seen", perturb: list[str] | None = None, image_size: int = 96) -> dict[str, Any]:
-    """One expert rollout → arrays (T, ...), instruction, subtask segments and flags."""
-    from vlaforge.sim import make_env
-    from vlaforge.sim.experts import Expert
+def _env(family: str, split: str, perturb: tuple[str, ...], image_size: int) -> Any:
+    key = (family, split, perturb, image_size)
+    if key not in _ENVS:
+        from vlaforge.sim.env import TabletopEnv
 
-    env = make_env(family, split=split, perturb=perturb, image_size=image_size)
-    obs, info = env.reset(seed=seed)
-    ex = Expert()
-    frames: dict[str, list[np.ndarray]] = {k: [] for k in obs}
-    actions, labels = [], []
-    for _ in range(env.max_steps):
-        a = ex(env)
-        for k, v in obs.items():
-            frames[k].append(v)
-        actions.append(a)
-        labels.append(ex.subtask)
-        obs, _, term, trunc, info = env.step(a)
-        if term or trunc:
-            break
-    env.close()
-    segments, start = [], 0
+        _ENVS[key] = TabletopEnv(family=family, split=split, image_size=image_size, perturb=list(perturb))
+    return _ENVS[key]
+
+
+def segments(labels: list[str]) -> list[dict[str, Any]]:
+    """Per-step labels → [{start, end (exclusive), text}] runs of equal, non-empty labels."""
+    out, start = [], 0
     for t in range(1, len(labels) + 1):
         if t == len(labels) or labels[t] != labels[start]:
             if labels[start]:
-                segments.append({"start": start, "end": t, "text": labels[start]})
+                out.append({"start": start, "end": t, "text": labels[start]})
             start = t
-    data = {k: np.stack(v) for k, v in frames.items()}
+    return out
+
+
+def run_episode(family: str, seed: int, split: str = "seen", perturb: list[str] | tuple[str, ...] = (), image_size: int = 96,
+                render: bool = True) -> dict[str, Any]:
+    """One expert rollout → arrays (T, ...) keyed by feature name, instruction, subtask segments, flags."""
+    from vlaforge.sim.experts import Expert
+
+    env = _env(family, split, tuple(perturb), image_size)
+    env.render_images = render
+    obs, info = env.reset(seed=seed)
+    expert = Expert()
+    steps: dict[str, list[np.ndarray]] = {k: [] for k in obs}
+    actions, labels = [], []
+    for _ in range(env.max_steps):
+        a = expert(env)
+        for k, v in obs.items():
+            steps[k].append(v)
+        actions.append(a)
+        labels.append(expert.subtask)
+        obs, _, terminated, truncated, info = env.step(a)
+        if terminated or truncated:
+            break
+    data = {k: np.stack(v) for k, v in steps.items()}
     data["action"] = np.stack(actions).astype(np.float32)
-    flags = {"success": bool(info["success"]), "family": family, "split": split, "seed": seed,
-             "perturbations": [e["name"] for e in info["events"]], "task": info["task"]}
-    return {"data": data, "task": info["instruction"], "flags": flags, "subtasks": segments}
+    flags = {"success": bool(info["success"]), "family": family, "split": split, "seed": int(seed),
+             "perturbations": [e["name"] for e in info["events"]], "events": info["events"], "task": info["task"]}
+    return {"data": data, "task": info["instruction"], "flags": flags, "subtasks": segments(labels)}
 
 
-def _work(args: tuple) -> dict[str, Any]:
-    try:
-        import torch
+def _init_worker() -> None:
+    # Before mujoco loads: headless GL, and one llvmpipe thread so K workers use K cores.
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    os.environ["LP_NUM_THREADS"] = "1"
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-        torch.set_num_threads(1)
-    except ImportError:
-        pass
-    return run_episode(*args)
+
+def _work(job: tuple) -> dict[str, Any]:
+    return run_episode(*job)
 
 
 def collect(out: str | Path, families: list[str], episodes: int, workers: int = 2, split: str = "seen",
             perturb: list[str] | None = None, image_size: int = 96, seed: int = 0, overwrite: bool = False,
-            only_success: bool = True, progress: bool = True) -> Path:
-    """`episodes` per family, rollouts in `workers` processes, written atomically to `out`."""
+            only_success: bool = True, progress: bool = True) -> dict[str, Any]:
+    """`episodes` per family (seeds seed, seed+1, ...), rolled out in `workers` processes, written atomically to `out`.
+
+    Returns a summary: episodes kept / run, per-family success, seconds, episodes per minute.
+    """
     from vlaforge.data.writer import DatasetWriter
-    from vlaforge.sim.env import TabletopEnv
+    from vlaforge.sim.env import FPS, feature_spec
+    from vlaforge.sim.perturbations import parse_specs
 
-    bad = [f for f in families if f not in FAMILIES]
-    if bad:
-        from vlaforge.errors import ConfigError
-
-        raise ConfigError(f"unknown task families {bad}; choose from {list(FAMILIES)} or 'all'")
-    jobs = [(f, seed + k, split, perturb, image_size) for f in families for k in range(episodes)]
-    feats = TabletopEnv.__new__(TabletopEnv)
-    feats.image_size = image_size
-    features = TabletopEnv.features(feats)
-    kept = 0
-    with DatasetWriter.create(out, fps=10, features=features, robot_type="vlaforge_tabletop", overwrite=overwrite) as w:
-        ctx = mp.get_context("spawn")
-        with ctx.Pool(workers) as pool:
-            it = pool.imap(_work, jobs)
+    for f in families:
+        check_family(f)
+    check_split(split)
+    if episodes < 1 or workers < 1:
+        raise ConfigError(f"--episodes and --workers must be >= 1; got {episodes} and {workers}")
+    specs = tuple(parse_specs(perturb))
+    jobs = [(f, seed + k, split, specs, image_size) for f in families for k in range(episodes)]
+    kept, ran = 0, {f: [0, 0] for f in families}
+    t0 = time.perf_counter()
+    with DatasetWriter.create(out, fps=FPS, features=feature_spec(image_size), robot_type="vlaforge_tabletop", overwrite=overwrite) as w:
+        w.set_lineage({"name": "sim collect", "families": families, "episodes": episodes, "split": split,
+                       "perturb": list(specs), "seed": seed, "image_size": image_size}, parents=[])
+        with mp.get_context("spawn").Pool(min(workers, len(jobs)), initializer=_init_worker) as pool:
+            results = pool.imap(_work, jobs)
             if progress:
                 from rich.progress import track
 
-                it = track(it, total=len(jobs), description=f"collecting {len(jobs)} expert episodes")
-            for ep in it:
+                results = track(results, total=len(jobs), description=f"collecting {len(jobs)} expert episodes ({workers} workers)")
+            for ep in results:
+                fam = ep["flags"]["family"]
+                ran[fam][1] += 1
+                ran[fam][0] += ep["flags"]["success"]
                 if only_success and not ep["flags"]["success"]:
                     continue
                 w.add_episode(ep["data"], ep["task"], flags=ep["flags"], subtasks=ep["subtasks"])
                 kept += 1
-    print(f"kept {kept}/{len(jobs)} successful episodes")
-    return Path(out)
+        if kept == 0:
+            raise ConfigError("no episode succeeded, so nothing would be written; rerun with --keep-failures to keep them")
+    secs = time.perf_counter() - t0
+    return {"out": str(out), "kept": kept, "ran": len(jobs), "success": {f: f"{s}/{n}" for f, (s, n) in ran.items()},
+            "seconds": round(secs, 2), "episodes_per_minute": round(60 * len(jobs) / secs, 1)}
+
+
+def all_families() -> list[str]:
+    """Every registered task family."""
+    return list(TASKS)

@@ -8,6 +8,7 @@ subtask (from the scripted expert when one drives), events (perturbations that f
 
 from __future__ import annotations
 
+import copy
 import os
 import random
 from typing import Any
@@ -15,17 +16,41 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from vlaforge.errors import ConfigError, VlaforgeError
 from vlaforge.sim import language, tasks
 from vlaforge.sim.scene import BIN_COLORS, BIN_HALF, COLORS, HALF, N_OBJECTS, SHAPES, scene_xml
 
 FPS = 10
-SUBSTEPS = 20  # 20 x 5 ms physics per 100 ms control step
+SUBSTEPS = 10  # 10 x 10 ms physics per 100 ms control step
 MAX_DELTA = 0.02
 HAND_Z0 = 0.25  # hand body origin height at joint zero
 PAD_DROP = 0.035  # pads' centre below the hand origin
 STATE_NAMES = ("x", "y", "z", "gripper_opening")
 ACTION_NAMES = ("dx", "dy", "dz", "gripper")
 CAMERAS = ("front", "wrist")
+RESET_OPTIONS = {"instruction", "family", "split"}
+
+
+def feature_spec(image_size: int = 96) -> dict[str, Any]:
+    """Features of the tabletop env as `vlaforge.data.Feature`s: cameras, state and action with axis names."""
+    from vlaforge.data.features import Feature
+
+    cams = {f"observation.images.{c}": Feature("video", (image_size, image_size, 3), ("height", "width", "channels")) for c in CAMERAS}
+    return {**cams, "observation.state": Feature("float32", (len(STATE_NAMES),), STATE_NAMES),
+            "action": Feature("float32", (len(ACTION_NAMES),), ACTION_NAMES)}
+
+
+def _corridor(obj_xy: np.ndarray, marker_xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Segment swept by a push: from 7 cm behind the object to 2 cm past the marker."""
+    u = (marker_xy - obj_xy) / max(float(np.linalg.norm(marker_xy - obj_xy)), 1e-6)
+    return obj_xy - 0.07 * u, marker_xy + 0.02 * u
+
+
+def _seg_dist(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
+    """Distance from point p to segment a-b (2D)."""
+    ab = b - a
+    t = float(np.clip((p - a) @ ab / max(float(ab @ ab), 1e-12), 0.0, 1.0))
+    return float(np.linalg.norm(p - (a + t * ab)))
 
 
 class TabletopEnv(gym.Env):
@@ -34,19 +59,22 @@ class TabletopEnv(gym.Env):
     metadata = {"render_modes": ["rgb_array"], "render_fps": FPS}
 
     def __init__(self, family: str = "pick_place", split: str = "seen", image_size: int = 96, perturb: list[str] | None = None,
-                 render: bool = True, max_steps: int | None = None):
+                 render: bool = True, max_steps: int | None = None, render_mode: str | None = "rgb_array"):
         os.environ.setdefault("MUJOCO_GL", "egl")
         import mujoco
 
         self._mj = mujoco
-        if split not in tasks.SPLITS:
-            from vlaforge.errors import ConfigError
-
-            raise ConfigError(f"unknown split {split!r}; choose from {list(tasks.SPLITS)}")
+        tasks.check_family(family)
+        tasks.check_split(split)
+        if not isinstance(image_size, int) or not 16 <= image_size <= 1024:
+            raise ConfigError(f"image_size must be an integer in [16, 1024]; got {image_size!r}")
         self.family, self.split, self.image_size, self.render_images = family, split, image_size, render
+        self.render_mode = render_mode
+        self.subtask = ""
         self.model = mujoco.MjModel.from_xml_string(scene_xml(image_size))
         self.data = mujoco.MjData(self.model)
         self.renderer = mujoco.Renderer(self.model, image_size, image_size) if render else None
+        self._max_steps_arg = max_steps
         self.max_steps = max_steps or tasks.MAX_STEPS[family]
         from vlaforge.sim.perturbations import make_perturbations
 
@@ -56,33 +84,30 @@ class TabletopEnv(gym.Env):
         self._slots = {(i, sh): (m.joint(f"obj{i}_{sh}").qposadr[0], m.joint(f"obj{i}_{sh}").dofadr[0], m.geom(f"obj{i}_{sh}").id)
                        for i in range(N_OBJECTS) for sh in SHAPES}
         self._obj_q, self._obj_dof, self._obj_geom = [0] * N_OBJECTS, [0] * N_OBJECTS, [0] * N_OBJECTS
-        self._pads = {m.geom("pad_l").id, m.geom("pad_r").id}
+        self._pad_ids = np.array([m.geom("pad_l").id, m.geom("pad_r").id])
+        self.bin_colors = BIN_COLORS
         self._mocap = {n: m.body(n).mocapid[0] for n in ("target", "distractor", *(f"bin_{c}" for c in BIN_COLORS))}
         self._light0 = m.light_diffuse.copy()
-        self._cam0 = m.cam_pos.copy()
+        self._cam0, self._camq0 = m.cam_pos.copy(), m.cam_quat.copy()
+        self._head0 = m.vis.headlight.diffuse.copy()
         n_img = (image_size, image_size, 3)
-        self.observation_space = gym.spaces.Dict({
-            **{f"observation.images.{c}": gym.spaces.Box(0, 255, n_img, np.uint8) for c in CAMERAS},
-            "observation.state": gym.spaces.Box(-np.inf, np.inf, (4,), np.float32),
-        })
+        cams = {f"observation.images.{c}": gym.spaces.Box(0, 255, n_img, np.uint8) for c in CAMERAS} if render else {}
+        self.observation_space = gym.spaces.Dict({**cams, "observation.state": gym.spaces.Box(-np.inf, np.inf, (4,), np.float32)})
         self.action_space = gym.spaces.Box(np.array([-MAX_DELTA] * 3 + [0.0], np.float32), np.array([MAX_DELTA] * 3 + [1.0], np.float32))
 
     # ------------------------------------------------------------------ features (for datasets and policies)
     @property
     def fps(self) -> int:
-        """Control rate."""
+        """Control rate (Hz)."""
         return FPS
 
     def features(self) -> dict[str, Any]:
-        """Dataset features this env produces (names, shapes, dtypes)."""
-        from vlaforge.data.features import Feature
+        """Dataset features this env produces (names, shapes, dtypes); see `feature_spec`."""
+        return feature_spec(self.image_size)
 
-        s = self.image_size
-        return {
-            **{f"observation.images.{c}": Feature("video", (s, s, 3)) for c in CAMERAS},
-            "observation.state": Feature("float32", (4,), STATE_NAMES),
-            "action": Feature("float32", (4,), ACTION_NAMES),
-        }
+    def set_subtask(self, text: str) -> None:
+        """Label the current step (experts call this; `info["subtask"]` reports it)."""
+        self.subtask = text
 
     # ------------------------------------------------------------------ geometry
     def hand_pos(self) -> np.ndarray:
@@ -110,12 +135,9 @@ class TabletopEnv(gym.Env):
     def grasped(self, i: int) -> bool:
         """Both pads touch object i."""
         g = self._obj_geom[i]
-        touching = set()
-        for c in self.data.contact[: self.data.ncon]:
-            pair = {c.geom1, c.geom2}
-            if g in pair and pair & self._pads:
-                touching |= pair & self._pads
-        return touching == self._pads
+        pairs = self.data.contact.geom  # (ncon, 2)
+        with_obj = pairs[(pairs == g).any(axis=1)]
+        return bool(np.isin(self._pad_ids, with_obj).all())
 
     def place_goal(self, target: dict[str, Any]) -> np.ndarray:
         """Where an object must end up for `target` (centre position)."""
@@ -147,19 +169,30 @@ class TabletopEnv(gym.Env):
 
     # ------------------------------------------------------------------ gym API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        """New scene and task; options: instruction (any wording), split, family."""
+        """New scene and task. options: `instruction` (any wording for the sampled task), `family`, `split`."""
         super().reset(seed=seed)
-        options = options or {}
-        self.family = options.get("family", self.family)
-        split = options.get("split", self.split)
-        self.rng = random.Random(seed)
+        options = dict(options or {})
+        unknown = sorted(set(options) - RESET_OPTIONS)
+        if unknown:
+            raise ConfigError(f"unknown reset option(s) {unknown}; valid: {sorted(RESET_OPTIONS)}")
+        self.family = tasks.check_family(options.get("family", self.family))
+        self.max_steps = self._max_steps_arg or tasks.MAX_STEPS[self.family]
+        split = tasks.check_split(options.get("split", self.split))
+        # Without a seed, draw one from gymnasium's generator so seeded-once envs stay reproducible.
+        self.seed_used = int(seed) if seed is not None else int(self.np_random.integers(2**31))
+        self.rng = random.Random(self.seed_used)
         mj, m, d = self._mj, self.model, self.data
         mj.mj_resetData(m, d)
         m.light_diffuse[:] = self._light0
-        m.cam_pos[:] = self._cam0
+        m.cam_pos[:], m.cam_quat[:] = self._cam0, self._camq0
+        m.vis.headlight.diffuse[:] = self._head0
         self.task = tasks.sample_task(self.family, "seen" if split == "heldout-wording" else split, self.rng)
         wording = "heldout" if split == "heldout-wording" else "train"
-        self.instruction = options.get("instruction") or language.instruction(self.task, wording, self.rng)
+        phrased = language.instruction(self.task, wording, self.rng)  # always drawn, so overrides keep the rng stream
+        text = options.get("instruction")
+        if text is not None and (not isinstance(text, str) or not text.strip()):
+            raise ConfigError(f"options['instruction'] must be a non-empty string; got {text!r}")
+        self.instruction = text or phrased
         self._layout()
         self.target_hand = np.array([0.0, -0.05, 0.16])
         self.grip_cmd = 0.0
@@ -179,29 +212,52 @@ class TabletopEnv(gym.Env):
         sides = [-1, 1]
         rng.shuffle(sides)
         for c, s in zip(BIN_COLORS, sides):
-            d.mocap_pos[self._mocap[f"bin_{c}"]] = [s * rng.uniform(0.14, 0.2), rng.uniform(0.06, 0.13), 0.0]
+            d.mocap_pos[self._mocap[f"bin_{c}"]] = [s * rng.uniform(0.13, 0.2), rng.uniform(0.08, 0.14), 0.0]
         d.mocap_pos[self._mocap["distractor"]] = [0.6, 0.6, -0.3]
-        placed: list[np.ndarray] = []
-        for i, o in enumerate(self.task["objects"]):
-            for _ in range(200):
-                xy = np.array([rng.uniform(-0.2, 0.2), rng.uniform(-0.16, 0.0)])
-                if all(np.linalg.norm(xy - q) > 0.075 for q in placed):
+        d.mocap_pos[self._mocap["target"]] = [0.6, -0.6, -0.3]
+        objs = self.task["objects"]
+        # Push: the subject and its marker first, then keep the other objects out of the push corridor.
+        order = list(range(N_OBJECTS))
+        corridor: tuple[np.ndarray, np.ndarray] | None = None
+        if self.family == "push":
+            i = self.task["subject"][0]
+            order = [i] + [k for k in order if k != i]
+        placed: dict[int, np.ndarray] = {}
+        for i in order:
+            for _ in range(500):
+                xy = np.array([rng.uniform(-0.2, 0.2), rng.uniform(-0.17, -0.03)])
+                clear = all(np.linalg.norm(xy - q) > 0.075 for q in placed.values())
+                if clear and (corridor is None or _seg_dist(xy, *corridor) > 0.07):
                     break
-            placed.append(xy)
+            placed[i] = xy
+            if self.family == "push" and corridor is None:
+                corridor = self._place_marker(xy)
+        for i, o in enumerate(objs):
             self._obj_q[i], self._obj_dof[i], self._obj_geom[i] = self._slots[(i, o["shape"])]
             a = self._obj_q[i]
-            d.qpos[a : a + 7] = [xy[0], xy[1], HALF + 0.001, 1, 0, 0, 0]
+            d.qpos[a : a + 7] = [placed[i][0], placed[i][1], HALF + 0.001, 1, 0, 0, 0]
             self.model.geom_rgba[self._obj_geom[i]] = [*COLORS[o["color"]], 1.0]
-        if self.family == "push":
-            for _ in range(200):
-                xy = np.array([rng.uniform(-0.18, 0.18), rng.uniform(-0.15, 0.0)])
-                i = self.task["subject"][0]
-                far_from_all = all(np.linalg.norm(xy - q) > 0.06 for k, q in enumerate(placed) if k != i)
-                if far_from_all and 0.08 < np.linalg.norm(xy - placed[i]) < 0.16:
-                    break
-            d.mocap_pos[self._mocap["target"]] = [xy[0], xy[1], 0.0]
-        else:
-            d.mocap_pos[self._mocap["target"]] = [0.6, -0.6, -0.3]
+
+    def _place_marker(self, obj_xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Put the push marker 8-15 cm from the object; return the push corridor (start, end)."""
+        for _ in range(500):
+            xy = np.array([self.rng.uniform(-0.18, 0.18), self.rng.uniform(-0.15, -0.02)])
+            if 0.08 < np.linalg.norm(xy - obj_xy) < 0.15 and self.push_layout_ok(obj_xy, xy, others=[]):
+                break
+        self.data.mocap_pos[self._mocap["target"]] = [xy[0], xy[1], 0.0]
+        return _corridor(obj_xy, xy)
+
+    def push_layout_ok(self, obj_xy: np.ndarray, marker_xy: np.ndarray, exclude: tuple[int, ...] = (),
+                       others: list[np.ndarray] | None = None, extra: list[np.ndarray] = ()) -> bool:
+        """A push from obj_xy to marker_xy can start behind the object (on the table, clear of the
+        bins) and its corridor is clear of the other objects (all but `exclude`, or `others`) and `extra`."""
+        start, end = _corridor(obj_xy, marker_xy)
+        if not (abs(start[0]) < 0.25 and -0.22 < start[1] < -0.03):
+            return False
+        if others is None:
+            subj = set(self.task["subject"]) if self.family == "push" else set()
+            others = [self.obj_pos(k)[:2] for k in range(N_OBJECTS) if k not in exclude and k not in subj]
+        return all(_seg_dist(q, start, end) > 0.07 for q in [*others, *extra])
 
     def _apply_ctrl(self) -> None:
         lo = self.model.actuator_ctrlrange
@@ -213,11 +269,11 @@ class TabletopEnv(gym.Env):
 
     def step(self, action: np.ndarray) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
         """Apply one control step (100 ms)."""
-        a = np.asarray(action, np.float64).reshape(4)
+        a = np.asarray(action, np.float64)
+        if a.shape != (len(ACTION_NAMES),):
+            raise VlaforgeError(f"action has shape {a.shape}; expected ({len(ACTION_NAMES)},) = {list(ACTION_NAMES)}")
         if not np.isfinite(a).all():
-            from vlaforge.errors import VlaforgeError
-
-            raise VlaforgeError(f"action {a.tolist()} is not finite")
+            raise VlaforgeError(f"action {a.tolist()} is not finite; expected 4 finite numbers {list(ACTION_NAMES)}")
         self.target_hand = self.target_hand + np.clip(a[:3], -MAX_DELTA, MAX_DELTA)
         self.grip_cmd = float(np.clip(a[3], 0.0, 1.0))
         for p in self.perturbations:
@@ -241,11 +297,14 @@ class TabletopEnv(gym.Env):
         return obs
 
     def _info(self, success: bool) -> dict[str, Any]:
-        return {"success": success, "task": self.task, "instruction": self.instruction, "subtask": self.subtask,
-                "events": list(self.events), "step": self.t, "grasped": any(self.grasped(i) for i in range(N_OBJECTS))}
+        return {"success": success, "task": copy.deepcopy(self.task), "instruction": self.instruction, "subtask": self.subtask,
+                "events": list(self.events), "step": self.t, "seed": self.seed_used,
+                "grasped": any(self.grasped(i) for i in range(N_OBJECTS))}
 
     def render(self) -> np.ndarray:
-        """Front camera frame."""
+        """Front camera frame (uint8 HxWx3)."""
+        if self.renderer is None:
+            self.renderer = self._mj.Renderer(self.model, self.image_size, self.image_size)
         self.renderer.update_scene(self.data, "front")
         return self.renderer.render().copy()
 

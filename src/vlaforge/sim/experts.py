@@ -19,6 +19,11 @@ from vlaforge.sim.scene import HALF
 
 SAFE_Z = 0.12
 PAD_MIN_Z = 0.03  # the pads touch the table below this
+BIN_SLOT = 0.03  # drop spots at the bin centre +- this along y
+PUSH_BEHIND = 0.045  # pusher (closed pads) centre behind the object centre
+PUSH_Z = 0.03  # pad centre height while pushing (pad bottom 5 mm above the table)
+CLEAR_Z = 0.08  # pad centre height that clears every object on the table
+PUSH_DONE = 0.012  # the expert pushes until the object is this close to the marker centre
 
 
 def _target_name(env: TabletopEnv, target: dict[str, Any]) -> str:
@@ -40,16 +45,31 @@ class Expert:
         """New episode."""
         self.subtask, self.grip_hold = "", 0
 
+    @staticmethod
+    def _done(env: TabletopEnv, i: int, target: dict[str, Any]) -> bool:
+        if target["kind"] == "marker":  # push a little past the success radius so it holds
+            return float(np.linalg.norm(env.obj_pos(i)[:2] - env.place_goal(target)[:2])) < PUSH_DONE or (
+                env.at_goal(i, target) and env.hand_pos()[2] > CLEAR_Z - 0.02)
+        return env.at_goal(i, target) and not env.grasped(i)
+
     def _move(self, env: TabletopEnv, goal: np.ndarray, grip: float, gain: float = 1.0) -> np.ndarray:
         d = np.clip((goal - env.hand_pos()) * gain, -MAX_DELTA, MAX_DELTA)
         return np.array([*d, grip], np.float32)
 
     def __call__(self, env: TabletopEnv) -> np.ndarray:
-        """The action for the current state."""
-        todo = [(i, t) for i, t in tasks.steps_of(env.task) if not (env.at_goal(i, t) and not env.grasped(i))]
+        """The action for the current state; also labels the step (`env.subtask`)."""
+        action = self._act(env)
+        env.set_subtask(self.subtask)
+        return action
+
+    def _act(self, env: TabletopEnv) -> np.ndarray:
+        todo = [(i, t) for i, t in tasks.steps_of(env.task) if not self._done(env, i, t)]
         if not todo:
-            self.subtask = "done"
             hp = env.hand_pos()
+            if env.grip_cmd > 0.5 and env.task["family"] != "push":  # placed but still holding: open in place
+                self.subtask = "release"
+                return self._move(env, hp, 0.0)
+            self.subtask = "retreat"
             return self._move(env, np.array([hp[0], hp[1], SAFE_Z]), 0.0)
         i, target = todo[0]
         if target["kind"] == "marker":
@@ -63,7 +83,7 @@ class Expert:
         if env.grasped(i) and env.grip_cmd > 0.5:
             self.grip_hold += 1
         if held:
-            goal = env.place_goal(target)
+            goal = self._drop_spot(env, i, target)
             release_z = goal[2] + 0.012 if target["kind"] == "object" else goal[2] + 0.03
             over = np.linalg.norm(hand[:2] - goal[:2])
             if hand[2] < 0.09 and over > 0.02 and obj[2] < 0.07 and over > 0.05:
@@ -99,25 +119,44 @@ class Expert:
         self.subtask = f"grasp the {name}"
         return self._move(env, np.array([obj[0], obj[1], grasp_z]), 1.0)
 
+    @staticmethod
+    def _drop_spot(env: TabletopEnv, i: int, target: dict[str, Any]) -> np.ndarray:
+        """Where to put object i: bins hold two objects side by side (along y, clear of the fingers)."""
+        goal = env.place_goal(target)
+        if target["kind"] != "bin":
+            return goal
+        others = [env.obj_pos(k)[:2] for k in range(len(env.task["objects"])) if k != i]
+        slots = [goal + np.array([0.0, dy, 0.0]) for dy in (-BIN_SLOT, BIN_SLOT)]
+        return max(slots, key=lambda s: min((float(np.linalg.norm(s[:2] - o)) for o in others), default=1.0))
+
     def _push(self, env: TabletopEnv, i: int, target: dict[str, Any]) -> np.ndarray:
         name = describe(env.task["objects"][i])
         hand, obj, goal = env.hand_pos(), env.obj_pos(i), env.place_goal(target)
         d = goal[:2] - obj[:2]
-        dist = np.linalg.norm(d)
+        dist = float(np.linalg.norm(d))
         u = d / max(dist, 1e-6)
-        behind = obj[:2] - u * (HALF + 0.035)
-        low = HALF
-        # Distance of the hand from the push line (behind → object).
+        behind = obj[:2] - u * PUSH_BEHIND
         rel = hand[:2] - obj[:2]
         along = float(rel @ u)
         lateral = float(np.linalg.norm(rel - along * u))
-        if along < -0.02 and lateral < 0.012 and hand[2] < low + 0.02:
+        in_line = -PUSH_BEHIND - 0.02 < along < -0.012 and lateral < 0.015
+        low = hand[2] < CLEAR_Z - 0.01
+        if in_line and hand[2] < PUSH_Z + 0.012:
             self.subtask = f"push the {name} to the white target"
-            tgt = goal[:2] - u * (HALF + 0.02)
-            step = np.clip(tgt - hand[:2], -0.012, 0.012)
-            return np.array([step[0], step[1], np.clip(low - hand[2], -MAX_DELTA, MAX_DELTA), 1.0], np.float32)
+            # Keep the pusher on the line through the object and the marker; slow down near the goal.
+            want = obj[:2] + u * (along + min(0.012, 0.8 * dist))
+            dxy = np.clip(want - hand[:2], -0.015, 0.015)
+            return np.array([dxy[0], dxy[1], np.clip(PUSH_Z - hand[2], -MAX_DELTA, MAX_DELTA), 1.0], np.float32)
         self.subtask = f"move behind the {name}"
-        if np.linalg.norm(hand[:2] - behind) > 0.01:
-            z = SAFE_Z * 0.6 if np.linalg.norm(hand[:2] - obj[:2]) < 0.07 or hand[2] > low + 0.03 else hand[2]
-            return self._move(env, np.array([behind[0], behind[1], max(z, low + 0.04)]), 1.0, gain=1.5)
-        return self._move(env, np.array([behind[0], behind[1], low]), 1.0)
+        off = float(np.linalg.norm(hand[:2] - behind))
+        if low and off > 0.01 and np.linalg.norm(rel) < 0.06:
+            # Back away from the object before lifting, so friction on the pads does not carry it up.
+            away = rel / max(float(np.linalg.norm(rel)), 1e-6)
+            xy = obj[:2] + away * 0.07
+            return self._move(env, np.array([xy[0], xy[1], hand[2] + 0.004]), 1.0)
+        if off > 0.01:
+            # Travel above every object; go up first if low and not already right behind.
+            if hand[2] < CLEAR_Z - 0.01:
+                return self._move(env, np.array([hand[0], hand[1], CLEAR_Z + 0.01]), 1.0)
+            return self._move(env, np.array([behind[0], behind[1], CLEAR_Z + 0.01]), 1.0, gain=1.5)
+        return self._move(env, np.array([behind[0], behind[1], PUSH_Z]), 1.0)

@@ -1,4 +1,8 @@
-"""Instruction templates per task family: a train set and a disjoint held-out set of paraphrases."""
+"""Instruction templates per task family: a train set and a disjoint held-out set of paraphrases.
+
+`instruction(task, wording, rng)` phrases a structured task (see `tasks.py`); wording "train" is
+used for the seen and heldout-combos splits, "heldout" for heldout-wording.
+"""
 
 from __future__ import annotations
 
@@ -7,26 +11,32 @@ from typing import Any
 
 TEMPLATES: dict[str, dict[str, list[str]]] = {
     "pick_place": {
-        "train": ["put the {obj} in the {bin} bin", "pick up the {obj} and drop it in the {bin} bin", "move the {obj} into the {bin} bin"],
-        "heldout": ["place the {obj} inside the {bin} container", "the {obj} belongs in the {bin} bin, put it there"],
+        "train": ["put the {obj} in the {bin} bin", "pick up the {obj} and drop it in the {bin} bin",
+                  "move the {obj} into the {bin} bin", "place the {obj} in the {bin} bin"],
+        "heldout": ["the {obj} belongs in the {bin} container, put it there", "grab the {obj} and leave it inside the {bin} box"],
     },
     "push": {
-        "train": ["push the {obj} to the white target", "slide the {obj} onto the white circle"],
-        "heldout": ["nudge the {obj} until it sits on the white marker"],
+        "train": ["push the {obj} to the white target", "slide the {obj} onto the white circle",
+                  "push the {obj} onto the white marker"],
+        "heldout": ["nudge the {obj} until it sits on the white spot", "shove the {obj} over to the white disc"],
     },
     "stack": {
-        "train": ["stack the {obj} on the {base}", "put the {obj} on top of the {base}"],
-        "heldout": ["place the {obj} so it rests on the {base}"],
+        "train": ["stack the {obj} on the {base}", "put the {obj} on top of the {base}", "place the {obj} on the {base}"],
+        "heldout": ["set the {obj} down so it rests on the {base}", "build a tower: the {obj} goes above the {base}"],
     },
     "put_all": {
-        "train": ["put all the {color} objects in the {bin} bin", "move every {color} object into the {bin} bin"],
-        "heldout": ["gather each {color} item into the {bin} container"],
+        "train": ["put all the {color} objects in the {bin} bin", "move every {color} object into the {bin} bin",
+                  "put the {color} things in the {bin} bin"],
+        "heldout": ["gather each {color} item into the {bin} container", "clear the {color} pieces off the table into the {bin} box"],
     },
     "sequence": {
-        "train": ["put the {obj} in the {bin} bin, then the {obj2} in the {bin2} bin"],
-        "heldout": ["first place the {obj} inside the {bin} container and after that the {obj2} inside the {bin2} container"],
+        "train": ["put the {obj} in the {bin} bin, then the {obj2} in the {bin2} bin",
+                  "first move the {obj} into the {bin} bin, then move the {obj2} into the {bin2} bin"],
+        "heldout": ["start with the {obj} into the {bin} container and after that the {obj2} into the {bin2} container",
+                    "the {obj} goes in the {bin} box first; once done, the {obj2} goes in the {bin2} box"],
     },
 }
+WORDINGS = ("train", "heldout")
 
 
 def describe(o: dict[str, str]) -> str:
@@ -34,12 +44,16 @@ def describe(o: dict[str, str]) -> str:
     return f"{o['color']} {o['shape']}"
 
 
+def fields(task: dict[str, Any]) -> dict[str, str]:
+    """Template fields of a structured task (obj, bin, base, color, obj2, bin2)."""
+    objs, target = task["objects"], task["target"]
+    out = {"obj": describe(objs[task["subject"][0]]), "bin": target.get("color", ""), "color": task.get("color", ""),
+           "base": describe(objs[target["object"]]) if "object" in target else ""}
+    if task["family"] == "sequence":
+        out.update(obj2=describe(objs[task["subject"][1]]), bin=task["targets"][0]["color"], bin2=task["targets"][1]["color"])
+    return out
+
+
 def instruction(task: dict[str, Any], wording: str, rng: random.Random) -> str:
     """Phrase a structured task with a train or held-out template."""
-    objs = task["objects"]
-    fields = {"obj": describe(objs[task["subject"][0]]), "bin": task["target"].get("color", ""),
-              "base": describe(objs[task["target"]["object"]]) if "object" in task["target"] else "",
-              "color": task.get("color", "")}
-    if task["family"] == "sequence":
-        fields.update(obj2=describe(objs[task["subject"][1]]), bin=task["targets"][0]["color"], bin2=task["targets"][1]["color"])
-    return rng.choice(TEMPLATES[task["family"]][wording]).format(**fields)
+    return rng.choice(TEMPLATES[task["family"]][wording]).format(**fields(task))

@@ -1,4 +1,9 @@
-"""Mid-episode perturbations, registered by name, seeded, reported in `info["events"]` when they fire."""
+"""Mid-episode perturbations, registered by name, seeded, reported in `info["events"]` when they fire.
+
+A spec is `name` (its default trigger), `name@after_grasp` (once the first object is held for
+3 steps) or `name@N` (at control step N); `all` expands to every registered perturbation.
+Each fires at most once per episode; its random choices come from the episode's seed.
+"""
 
 from __future__ import annotations
 
@@ -23,40 +28,64 @@ def register_perturbation(name: str) -> Any:
     return deco
 
 
-def make_perturbations(names: list[str]) -> list["Perturbation"]:
-    """Instantiate perturbations by name ('all' = every registered one is a valid choice per episode)."""
-    bad = [n for n in names if n not in PERTURBATIONS]
-    if bad:
-        raise ConfigError(f"unknown perturbation(s) {bad}; choose from {sorted(PERTURBATIONS)}")
-    return [PERTURBATIONS[n]() for n in names]
+def parse_specs(specs: list[str] | str | None) -> list[str]:
+    """Normalize `--perturb` values: comma lists, `all`, and validate names and triggers."""
+    if specs is None:
+        return []
+    items = [s.strip() for s in (specs.split(",") if isinstance(specs, str) else specs) if s and s.strip()]
+    out: list[str] = []
+    for s in items:
+        if s == "all":
+            out += sorted(PERTURBATIONS)
+            continue
+        name, _, trig = s.partition("@")
+        if name not in PERTURBATIONS:
+            raise ConfigError(f"unknown perturbation {name!r}; choose from {sorted(PERTURBATIONS)} or 'all'")
+        if trig and trig != "after_grasp" and not trig.isdigit():
+            raise ConfigError(f"bad trigger {trig!r} in {s!r}; use NAME, NAME@after_grasp or NAME@STEP (an integer)")
+        out.append(s)
+    return out
+
+
+def make_perturbations(specs: list[str] | str | None) -> list["Perturbation"]:
+    """Instantiate perturbations from specs (see module doc)."""
+    out = []
+    for s in parse_specs(specs):
+        name, _, trig = s.partition("@")
+        out.append(PERTURBATIONS[name](trig or None))
+    return out
 
 
 class Perturbation:
-    """Fires once per episode when `should_fire` says so; `apply` changes the world."""
+    """Fires once per episode when its trigger is due and it applies; `apply` changes the world."""
 
     name = "base"
-    trigger = "schedule"  # or "after_grasp"
+    trigger = "schedule"  # default: a step drawn from `window`; or "after_grasp"
+    window = (6, 14)
+
+    def __init__(self, trigger: str | None = None) -> None:
+        self.trigger_spec = trigger or self.trigger
 
     def reset(self, env: Any, rng: random.Random) -> None:
         """Sample this episode's schedule."""
         self.rng, self.fired, self.grasp_steps = rng, False, 0
-        self.at_step = rng.randint(6, 14)
+        self.at_step = int(self.trigger_spec) if self.trigger_spec.isdigit() else rng.randint(*self.window)
 
     def before_step(self, env: Any) -> None:
-        """Called by the env before each physics step."""
-        subject = env.task["subject"][0]
-        self.grasp_steps = self.grasp_steps + 1 if env.grasped(subject) else 0
+        """Called by the env before each control step's physics."""
+        held = any(env.grasped(i) for i in env.task["subject"]) and env.grip_cmd > 0.5
+        self.grasp_steps = self.grasp_steps + 1 if held else 0
         if self.fired:
             self.hold(env)
             return
-        due = self.grasp_steps >= 3 if self.trigger == "after_grasp" else env.t >= self.at_step
-        if due and self.applicable(env):
+        due = self.grasp_steps >= 3 if self.trigger_spec == "after_grasp" else env.t >= self.at_step
+        if due and self.applies(env):
             detail = self.apply(env)
             self.fired = True
-            env.events.append({"name": self.name, "step": env.t, "detail": detail})
+            env.events.append({"name": self.name, "step": env.t, "trigger": self.trigger_spec, "detail": detail})
 
-    def applicable(self, env: Any) -> bool:
-        """Whether firing now makes sense."""
+    def applies(self, env: Any) -> bool:
+        """Whether firing now makes sense for this task and state."""
         return True
 
     def apply(self, env: Any) -> str:
@@ -67,57 +96,94 @@ class Perturbation:
         """Keep an effect going after firing (used by grasp slip)."""
 
 
-def _free_spot(env: Any, rng: random.Random, near: np.ndarray | None = None, radius: tuple[float, float] = (0.04, 0.06)) -> np.ndarray:
-    """A table spot at least 6 cm from every object and bin (within `radius` of `near` if given)."""
-    others = [env.obj_pos(i)[:2] for i in range(len(env.task["objects"]))] + [env.bin_pos(c)[:2] for c in ("blue", "yellow")]
-    if near is not None:
-        others = [o for o in others if np.linalg.norm(o - near[:2]) > 1e-6]
-    xy = np.zeros(2)
-    for _ in range(200):
+def _free_spot(env: Any, rng: random.Random, near: np.ndarray | None = None, exclude: tuple[int, ...] = (),
+               radius: tuple[float, float] = (0.04, 0.06), ok: Any = None) -> np.ndarray | None:
+    """A table spot >= 8 cm from other objects and clear of the bins (within `radius` of `near` if given)."""
+    others = [env.obj_pos(i)[:2] for i in range(len(env.task["objects"])) if i not in exclude]
+    for _ in range(300):
         if near is None:
-            xy = np.array([rng.uniform(-0.2, 0.2), rng.uniform(-0.16, 0.0)])
+            xy = np.array([rng.uniform(-0.2, 0.2), rng.uniform(-0.17, -0.03)])
         else:
             ang, r = rng.uniform(0, 2 * np.pi), rng.uniform(*radius)
             xy = near[:2] + r * np.array([np.cos(ang), np.sin(ang)])
-        if -0.22 < xy[0] < 0.22 and -0.17 < xy[1] < 0.02 and all(np.linalg.norm(xy - o) > 0.06 for o in others):
-            return xy
-    return xy
+        if -0.21 < xy[0] < 0.21 and -0.18 < xy[1] < -0.03 and all(np.linalg.norm(xy - o) > 0.08 for o in others):
+            if ok is None or ok(xy):
+                return xy
+    return None
+
+
+def _teleport(env: Any, i: int, xy: np.ndarray) -> None:
+    a, v = env._obj_q[i], env._obj_dof[i]
+    env.data.qpos[a : a + 2] = xy
+    env.data.qvel[v : v + 6] = 0
 
 
 @register_perturbation("move_object")
 class MoveObject(Perturbation):
     """Move the object the robot is going for by 4-6 cm before it is grasped."""
 
-    def applicable(self, env: Any) -> bool:
-        return not env.grasped(env.task["subject"][0])
+    window = (3, 7)  # while the gripper is still reaching
+
+    def applies(self, env: Any) -> bool:
+        i = env.task["subject"][0]
+        return not env.grasped(i) and env.obj_pos(i)[2] < 0.03
 
     def apply(self, env: Any) -> str:
         i = env.task["subject"][0]
         p = env.obj_pos(i)
-        xy = _free_spot(env, self.rng, near=p)
-        a = env._obj_q[i]
-        env.data.qpos[a : a + 2] = xy
-        env.data.qvel[env._obj_dof[i] : env._obj_dof[i] + 6] = 0
+        ok = (lambda xy: env.push_layout_ok(xy, env.target_pos()[:2], exclude=(i,))) if env.family == "push" else None
+        xy = _free_spot(env, self.rng, near=p, exclude=(i,), ok=ok)
+        if xy is None:
+            return "no free spot; object left in place"
+        _teleport(env, i, xy)
         return f"object {i} moved {np.linalg.norm(xy - p[:2]) * 100:.1f} cm"
 
 
 @register_perturbation("move_bin")
 class MoveBin(Perturbation):
-    """Shift the target bin ~5 cm (two inches) once the object is grasped."""
+    """Shift the goal region ~5 cm once the object is grasped: the bin (or push marker, or stack base)."""
 
     trigger = "after_grasp"
 
-    def applicable(self, env: Any) -> bool:
-        return env.task["target"]["kind"] == "bin"
+    def applies(self, env: Any) -> bool:
+        return env.task["target"]["kind"] in ("bin", "object") or self.trigger_spec != "after_grasp"
+
+    def reset(self, env: Any, rng: random.Random) -> None:
+        super().reset(env, rng)
+        if env.family == "push" and self.trigger_spec == "after_grasp":  # nothing is grasped when pushing
+            self.trigger_spec = "schedule"
 
     def apply(self, env: Any) -> str:
-        c = env.task["target"]["color"]
+        target = env.task["target"]
+        if target["kind"] == "object":
+            j = target["object"]
+            p = env.obj_pos(j)
+            xy = _free_spot(env, self.rng, near=p, exclude=(j,), radius=(0.045, 0.055))
+            if xy is None:
+                return "no free spot; base left in place"
+            _teleport(env, j, xy)
+            return f"base object {j} moved {np.linalg.norm(xy - p[:2]) * 100:.1f} cm"
+        if target["kind"] == "marker":
+            k = env._mocap["target"]
+            i = env.task["subject"][0]
+            obj = env.obj_pos(i)[:2]
+            for _ in range(100):
+                ang = self.rng.uniform(0, 2 * np.pi)
+                new = env.data.mocap_pos[k][:2] + 0.05 * np.array([np.cos(ang), np.sin(ang)])
+                if -0.2 < new[0] < 0.2 and -0.17 < new[1] < -0.02 and np.linalg.norm(new - obj) > 0.05 and env.push_layout_ok(obj, new, exclude=(i,)):
+                    env.data.mocap_pos[k][:2] = new
+                    return f"push marker moved to ({new[0]:.2f}, {new[1]:.2f})"
+            return "no free spot; marker left in place"
+        c = target["color"]
         k = env._mocap[f"bin_{c}"]
-        ang = self.rng.uniform(0, 2 * np.pi)
-        delta = 0.05 * np.array([np.cos(ang), np.sin(ang)])
-        new = np.clip(env.data.mocap_pos[k][:2] + delta, [-0.22, 0.03], [0.22, 0.16])
-        env.data.mocap_pos[k][:2] = new
-        return f"{c} bin moved to ({new[0]:.2f}, {new[1]:.2f})"
+        other = [env.bin_pos(b)[:2] for b in env.bin_colors if b != c]
+        for _ in range(100):
+            ang = self.rng.uniform(0, 2 * np.pi)
+            new = env.data.mocap_pos[k][:2] + 0.05 * np.array([np.cos(ang), np.sin(ang)])
+            if -0.22 < new[0] < 0.22 and 0.075 < new[1] < 0.17 and all(np.abs(new - o).max() > 0.15 for o in other):
+                env.data.mocap_pos[k][:2] = new
+                return f"{c} bin moved to ({new[0]:.2f}, {new[1]:.2f})"
+        return "no free spot; bin left in place"
 
 
 @register_perturbation("grasp_slip")
@@ -126,10 +192,13 @@ class GraspSlip(Perturbation):
 
     trigger = "after_grasp"
 
+    def applies(self, env: Any) -> bool:
+        return env.family != "push"
+
     def apply(self, env: Any) -> str:
         self.open_for = 3
         env.grip_cmd = 0.0
-        return "gripper forced open"
+        return "gripper forced open for 3 steps"
 
     def hold(self, env: Any) -> None:
         if getattr(self, "open_for", 0) > 0:
@@ -139,30 +208,46 @@ class GraspSlip(Perturbation):
 
 @register_perturbation("lighting")
 class Lighting(Perturbation):
-    """Dim or brighten the key light."""
+    """Dim or brighten the lights (key light and headlight) by 0.4-0.7x or 1.3-1.6x."""
 
     def apply(self, env: Any) -> str:
-        f = self.rng.choice([self.rng.uniform(0.3, 0.6), self.rng.uniform(1.3, 1.7)])
+        f = self.rng.choice([self.rng.uniform(0.4, 0.7), self.rng.uniform(1.3, 1.6)])
         env.model.light_diffuse[:] = env._light0 * f
-        return f"light x{f:.2f}"
+        env.model.vis.headlight.diffuse[:] = np.clip(env._head0 * f, 0, 1)
+        return f"lights x{f:.2f}"
 
 
 @register_perturbation("camera_jitter")
 class CameraJitter(Perturbation):
-    """Shift the front camera by up to 1.5 cm per axis."""
+    """Shift the front camera by up to 1.5 cm per axis and tilt it by up to 2 degrees."""
 
     def apply(self, env: Any) -> str:
+        import mujoco
+
         cam = env.model.camera("front").id
         d = np.array([self.rng.uniform(-0.015, 0.015) for _ in range(3)])
         env.model.cam_pos[cam] = env._cam0[cam] + d
-        return f"front camera moved {np.linalg.norm(d) * 100:.1f} cm"
+        axis = np.array([self.rng.uniform(-1, 1) for _ in range(3)])
+        angle = np.deg2rad(self.rng.uniform(-2, 2))
+        dq = np.zeros(4)
+        mujoco.mju_axisAngle2Quat(dq, axis / max(np.linalg.norm(axis), 1e-9), angle)
+        q = np.zeros(4)
+        mujoco.mju_mulQuat(q, env._camq0[cam], dq)
+        env.model.cam_quat[cam] = q
+        return f"front camera moved {np.linalg.norm(d) * 100:.1f} cm, tilted {np.rad2deg(angle):.1f} deg"
 
 
 @register_perturbation("distractor")
 class Distractor(Perturbation):
-    """Put an extra purple block on the table."""
+    """Put an extra purple block on the table, clear of the task's objects and path."""
 
     def apply(self, env: Any) -> str:
-        xy = _free_spot(env, self.rng)
+        ok = None
+        if env.family == "push":
+            i = env.task["subject"][0]
+            ok = lambda xy: env.push_layout_ok(env.obj_pos(i)[:2], env.target_pos()[:2], extra=[xy])  # noqa: E731
+        xy = _free_spot(env, self.rng, ok=ok)
+        if xy is None:
+            return "no free spot; no distractor"
         env.data.mocap_pos[env._mocap["distractor"]] = [xy[0], xy[1], 0.018]
         return f"distractor at ({xy[0]:.2f}, {xy[1]:.2f})"

@@ -16,6 +16,7 @@ SHAPES = ("block", "cylinder")
 N_OBJECTS = 4
 BIN_COLORS = ("blue", "yellow")
 TABLE_Z = 0.0
+TIMESTEP = 0.01  # s; 10 physics steps per 10 Hz control step
 HALF = 0.02  # object half size (m)
 BIN_HALF = 0.06  # bin inner half width (m)
 WORKSPACE = ((-0.25, 0.25), (-0.2, 0.2))  # x, y ranges on the table
@@ -28,7 +29,7 @@ def _object(i: int) -> str:
     return "".join(f"""
     <body name="obj{i}_{shape}" pos="{1.5 + 0.1 * i} {1.5 + 0.2 * k} -0.45">
       <freejoint name="obj{i}_{shape}"/>
-      <geom name="obj{i}_{shape}" {g} mass="0.05" friction="1.2 0.01 0.001" rgba="1 1 1 1"/>
+      <geom name="obj{i}_{shape}" {g} mass="0.05" condim="6" friction="1.2 0.01 0.005" rgba="1 1 1 1"/>
     </body>""" for k, (shape, g) in enumerate(geoms.items()))
 
 
@@ -53,12 +54,12 @@ def scene_xml(image_size: int = 96) -> str:
     return f"""
 <mujoco model="vlaforge_tabletop">
   <compiler angle="radian" autolimits="true"/>
-  <option timestep="0.005" iterations="20" cone="elliptic" impratio="5">
+  <option timestep="{TIMESTEP}" iterations="20" cone="elliptic" impratio="5">
     <flag multiccd="enable"/>
   </option>
   <visual>
-    <quality offsamples="0" shadowsize="0"/>
-    <global offwidth="{max(image_size, 640)}" offheight="{max(image_size, 480)}"/>
+    <quality offsamples="0" shadowsize="0" numslices="16" numstacks="4" numquads="1"/>
+    <global offwidth="{image_size}" offheight="{image_size}"/>
     <headlight ambient="0.45 0.45 0.45" diffuse="0.5 0.5 0.5" specular="0 0 0"/>
   </visual>
   <default>
@@ -82,7 +83,7 @@ def scene_xml(image_size: int = 96) -> str:
       <joint name="hy" type="slide" axis="0 1 0" damping="40"/>
       <joint name="hz" type="slide" axis="0 0 1" damping="40"/>
       <geom name="palm" type="box" size="0.035 0.012 0.01" mass="0.4" rgba="0.3 0.3 0.32 1"/>
-      <camera name="wrist" pos="0 -0.05 0.03" xyaxes="1 0 0 0 0.45 0.89" fovy="75"/>
+      <camera name="wrist" pos="0 -0.025 -0.016" xyaxes="1 0 0 0 0.6 0.8" fovy="80"/>
       <body name="finger_l" pos="0 0 -0.035">
         <joint name="fl" type="slide" axis="1 0 0" range="-0.045 0" damping="5"/>
         <geom name="pad_l" type="box" pos="0.045 0 0" size="0.005 0.012 0.025" mass="0.05" friction="2.0 0.02 0.002" rgba="0.2 0.2 0.2 1"/>

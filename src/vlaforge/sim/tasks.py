@@ -1,70 +1,161 @@
-"""Task families: sample a structured task for a scene, split seen / held-out combinations, check success."""
+"""Task families: sample a structured task, split seen / held-out combinations, list the moves it needs.
+
+A task is a plain dict any caller can phrase: `{"family", "objects": [{"color", "shape"}, ...],
+"subject": [object indices], "target": {...}}` (sequence adds `"targets"`, put_all adds `"color"`).
+Families are registered by name in `TASKS` (one small class each), so tests and the CLI see new
+ones without edits.
+"""
 
 from __future__ import annotations
 
 import random
 from typing import Any
 
+from vlaforge.errors import ConfigError
 from vlaforge.sim.scene import BIN_COLORS, COLORS, N_OBJECTS, SHAPES
 
-FAMILIES = ("pick_place", "push", "stack", "put_all", "sequence")
 SPLITS = ("seen", "heldout-wording", "heldout-combos")
 # (object color, target color) pairs never shown in training data; evaluated as "heldout-combos".
-HELDOUT_COMBOS = {("green", "yellow"), ("red", "blue")}
-MAX_STEPS = {"pick_place": 80, "push": 80, "stack": 80, "put_all": 160, "sequence": 160}
+HELDOUT_PAIRS = {("green", "yellow"), ("red", "blue")}
+# push has one target (the white marker), so its held-out combinations are (color, shape).
+HELDOUT_SHAPES = {("yellow", "cylinder"), ("blue", "block")}
+
+TASKS: dict[str, type["TaskFamily"]] = {}
 
 
-def sample_objects(rng: random.Random, family: str) -> list[dict[str, str]]:
-    """Colors and shapes of the scene's objects (put_all gets exactly two of one color)."""
-    colors = list(COLORS)
-    if family == "put_all":
-        c = rng.choice(colors)
-        others = [x for x in colors if x != c]
-        cols = [c, c] + rng.sample(others, N_OBJECTS - 2)
-    else:
-        cols = rng.sample(colors, N_OBJECTS)
-    return [{"color": col, "shape": rng.choice(SHAPES)} for col in cols]
+def register_task(name: str) -> Any:
+    """Class decorator: make a task family available by name."""
+
+    def deco(cls: type) -> type:
+        cls.name = name
+        TASKS[name] = cls
+        return cls
+
+    return deco
 
 
-def _combo_ok(obj_color: str, tgt_color: str, split: str) -> bool:
-    held = (obj_color, tgt_color) in HELDOUT_COMBOS
-    return held if split == "heldout-combos" else not held
+def check_family(family: str) -> str:
+    """`family` if registered, else a ConfigError naming the valid ones."""
+    if family not in TASKS:
+        raise ConfigError(f"unknown task family {family!r}; choose from {list(TASKS)}")
+    return family
+
+
+def check_split(split: str) -> str:
+    """`split` if valid, else a ConfigError naming the valid ones."""
+    if split not in SPLITS:
+        raise ConfigError(f"unknown split {split!r}; choose from {list(SPLITS)}")
+    return split
+
+
+class TaskFamily:
+    """One family: how to sample its task and which (thing, target) combinations it shows."""
+
+    name = "base"
+    max_steps = 100  # control steps (10 s); an unperturbed expert needs about half
+
+    @staticmethod
+    def objects(rng: random.Random) -> list[dict[str, str]]:
+        """Colors (all different) and shapes of the scene's objects."""
+        return [{"color": c, "shape": rng.choice(SHAPES)} for c in rng.sample(list(COLORS), N_OBJECTS)]
+
+    def propose(self, rng: random.Random) -> dict[str, Any]:
+        """A random task of this family (split not yet checked)."""
+        raise NotImplementedError
+
+    def combos(self, task: dict[str, Any]) -> list[tuple[str, str]]:
+        """The (object, target) combinations the task shows, as compared against the held-out sets."""
+        return [(task["objects"][i]["color"], t.get("color", "")) for i, t in steps_of(task)]
+
+    def is_heldout(self, task: dict[str, Any]) -> bool:
+        """True when any combination of the task is held out."""
+        return any(c in HELDOUT_PAIRS for c in self.combos(task))
+
+    def sample(self, split: str, rng: random.Random) -> dict[str, Any]:
+        """A task for `split`: held-out combinations only in "heldout-combos", never elsewhere."""
+        want = check_split(split) == "heldout-combos"
+        for _ in range(1000):
+            task = self.propose(rng)
+            if self.is_heldout(task) == want:
+                return task
+        raise RuntimeError(f"could not sample a {self.name} task for split {split}")  # pragma: no cover
+
+
+def _bin(color: str) -> dict[str, str]:
+    return {"kind": "bin", "color": color}
+
+
+@register_task("pick_place")
+class PickPlace(TaskFamily):
+    """Put one object into a bin."""
+
+    def propose(self, rng: random.Random) -> dict[str, Any]:
+        objs = self.objects(rng)
+        return {"family": self.name, "objects": objs, "subject": [rng.randrange(N_OBJECTS)], "target": _bin(rng.choice(BIN_COLORS))}
+
+
+@register_task("push")
+class Push(TaskFamily):
+    """Push one object onto the white marker (no grasp)."""
+
+    def propose(self, rng: random.Random) -> dict[str, Any]:
+        objs = self.objects(rng)
+        return {"family": self.name, "objects": objs, "subject": [rng.randrange(N_OBJECTS)], "target": {"kind": "marker", "color": "white"}}
+
+    def combos(self, task: dict[str, Any]) -> list[tuple[str, str]]:
+        o = task["objects"][task["subject"][0]]
+        return [(o["color"], o["shape"])]
+
+    def is_heldout(self, task: dict[str, Any]) -> bool:
+        return any(c in HELDOUT_SHAPES for c in self.combos(task))
+
+
+@register_task("stack")
+class Stack(TaskFamily):
+    """Put one object on top of another."""
+
+    def propose(self, rng: random.Random) -> dict[str, Any]:
+        objs = self.objects(rng)
+        i, j = rng.sample(range(N_OBJECTS), 2)
+        return {"family": self.name, "objects": objs, "subject": [i], "target": {"kind": "object", "object": j, "color": objs[j]["color"]}}
+
+
+@register_task("put_all")
+class PutAll(TaskFamily):
+    """Put every object of one color (two of them) into a bin."""
+
+    max_steps = 200
+
+    def propose(self, rng: random.Random) -> dict[str, Any]:
+        c = rng.choice(list(COLORS))
+        cols = [c, c] + rng.sample([x for x in COLORS if x != c], N_OBJECTS - 2)
+        rng.shuffle(cols)
+        objs = [{"color": col, "shape": rng.choice(SHAPES)} for col in cols]
+        idx = [k for k, o in enumerate(objs) if o["color"] == c]
+        return {"family": self.name, "objects": objs, "subject": idx, "color": c, "target": _bin(rng.choice(BIN_COLORS))}
+
+
+@register_task("sequence")
+class Sequence(TaskFamily):
+    """Two pick-and-place steps in order: the first object into one bin, then the second into another."""
+
+    max_steps = 200
+
+    def propose(self, rng: random.Random) -> dict[str, Any]:
+        objs = self.objects(rng)
+        i, j = rng.sample(range(N_OBJECTS), 2)
+        b1, b2 = rng.choice(BIN_COLORS), rng.choice(BIN_COLORS)
+        return {"family": self.name, "objects": objs, "subject": [i, j], "target": _bin(b1), "targets": [_bin(b1), _bin(b2)]}
+
+
+FAMILIES = tuple(TASKS)
+MAX_STEPS = {name: cls.max_steps for name, cls in TASKS.items()}
 
 
 def sample_task(family: str, split: str, rng: random.Random) -> dict[str, Any]:
-    """A structured task {family, objects, subject, target(s), color}; any caller can phrase it."""
-    if family not in FAMILIES:
-        from vlaforge.errors import ConfigError
-
-        raise ConfigError(f"unknown task family {family!r}; choose from {list(FAMILIES)}")
-    for _ in range(1000):
-        objs = sample_objects(rng, family)
-        order = list(range(N_OBJECTS))
-        rng.shuffle(order)
-        if family == "pick_place":
-            i, b = order[0], rng.choice(BIN_COLORS)
-            if _combo_ok(objs[i]["color"], b, split):
-                return {"family": family, "objects": objs, "subject": [i], "target": {"kind": "bin", "color": b}}
-        elif family == "push":
-            i = order[0]
-            if _combo_ok(objs[i]["color"], "white", split):
-                return {"family": family, "objects": objs, "subject": [i], "target": {"kind": "marker", "color": "white"}}
-        elif family == "stack":
-            i, j = order[0], order[1]
-            if _combo_ok(objs[i]["color"], objs[j]["color"], split):
-                return {"family": family, "objects": objs, "subject": [i], "target": {"kind": "object", "object": j}}
-        elif family == "put_all":
-            c, b = objs[0]["color"], rng.choice(BIN_COLORS)
-            if _combo_ok(c, b, split):
-                idx = [k for k, o in enumerate(objs) if o["color"] == c]
-                return {"family": family, "objects": objs, "subject": idx, "color": c, "target": {"kind": "bin", "color": b}}
-        else:
-            i, j = order[0], order[1]
-            b1, b2 = rng.choice(BIN_COLORS), rng.choice(BIN_COLORS)
-            if _combo_ok(objs[i]["color"], b1, split) and _combo_ok(objs[j]["color"], b2, split):
-                return {"family": family, "objects": objs, "subject": [i, j], "target": {"kind": "bin", "color": b1},
-                        "targets": [{"kind": "bin", "color": b1}, {"kind": "bin", "color": b2}]}
-    raise RuntimeError(f"could not sample a {family} task for split {split}")
+    """A structured task of `family` for `split` ("heldout-wording" samples seen combinations)."""
+    split = "seen" if check_split(split) == "heldout-wording" else split
+    return TASKS[check_family(family)]().sample(split, rng)
 
 
 def steps_of(task: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
