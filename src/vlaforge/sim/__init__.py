@@ -1,30 +1,52 @@
 """Built-in MuJoCo tabletop suite: language tasks, scripted experts, perturbations, collection.
 
-`make_env(family, seed=..., split=..., perturb=[...])` and the gymnasium id `vlaforge/Tabletop-v0`.
-Heavy imports (mujoco) happen on first use, not at package import.
+`make_env(task, seed=..., split=..., perturb=[...])` and the gymnasium id `vlaforge/Tabletop-v0`.
+Public names resolve lazily, so `import vlaforge.sim` imports neither mujoco nor torch.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
+_EXPORTS = {
+    "TabletopEnv": "vlaforge.sim.env",
+    "feature_spec": "vlaforge.sim.env",
+    "Expert": "vlaforge.sim.experts",
+    "TASKS": "vlaforge.sim.tasks",
+    "SPLITS": "vlaforge.sim.tasks",
+    "PERTURBATIONS": "vlaforge.sim.perturbations",
+    "collect": "vlaforge.sim.collect",
+    "play": "vlaforge.sim.play",
+}
 
-def make_env(task: str = "pick_place", seed: int | None = None, split: str = "seen", perturb: list[str] | None = None,
-             image_size: int = 96, render: bool = True) -> Any:
+__all__ = sorted([*_EXPORTS, "make_env"])
+ENV_ID = "vlaforge/Tabletop-v0"
+
+
+def make_env(task: str = "pick_place", seed: int | None = None, split: str = "seen", perturb: list[str] | str | None = None,
+             image_size: int = 96, render: bool = True, max_steps: int | None = None) -> Any:
     """A TabletopEnv for task family `task`, already reset with `seed` when one is given."""
     from vlaforge.sim.env import TabletopEnv
 
-    env = TabletopEnv(family=task, split=split, image_size=image_size, perturb=perturb, render=render)
+    env = TabletopEnv(family=task, split=split, image_size=image_size, perturb=perturb, render=render, max_steps=max_steps)
     if seed is not None:
         env.reset(seed=seed)
     return env
 
 
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'vlaforge.sim' has no attribute {name!r}")
+
+
 def _register() -> None:
     import gymnasium as gym
 
-    if "vlaforge/Tabletop-v0" not in gym.registry:
-        gym.register(id="vlaforge/Tabletop-v0", entry_point="vlaforge.sim.env:TabletopEnv")
+    if ENV_ID not in gym.registry:
+        # kwargs of TabletopEnv: family, split, image_size, perturb, render, max_steps
+        gym.register(id=ENV_ID, entry_point="vlaforge.sim.env:TabletopEnv")
 
 
 try:  # registration is cheap (no mujoco import); gymnasium is a dependency

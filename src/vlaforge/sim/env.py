@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import os
 import random
+import weakref
 from typing import Any
 
 import gymnasium as gym
@@ -73,7 +74,7 @@ class TabletopEnv(gym.Env):
         self.subtask = ""
         self.model = mujoco.MjModel.from_xml_string(scene_xml(image_size))
         self.data = mujoco.MjData(self.model)
-        self.renderer = mujoco.Renderer(self.model, image_size, image_size) if render else None
+        self.renderer = self._new_renderer() if render else None
         self._max_steps_arg = max_steps
         self.max_steps = max_steps or tasks.MAX_STEPS[family]
         from vlaforge.sim.perturbations import make_perturbations
@@ -304,9 +305,15 @@ class TabletopEnv(gym.Env):
     def render(self) -> np.ndarray:
         """Front camera frame (uint8 HxWx3)."""
         if self.renderer is None:
-            self.renderer = self._mj.Renderer(self.model, self.image_size, self.image_size)
+            self.renderer = self._new_renderer()
         self.renderer.update_scene(self.data, "front")
         return self.renderer.render().copy()
+
+    def _new_renderer(self) -> Any:
+        r = self._mj.Renderer(self.model, self.image_size, self.image_size)
+        # Free the GL context at exit while EGL is still loaded (MuJoCo's own __del__ runs too late).
+        weakref.finalize(self, r.close)
+        return r
 
     def close(self) -> None:
         """Free the renderer's GL context."""
