@@ -56,20 +56,24 @@ def episode(seed: int, color: tuple[int, int, int], lag: int = 1, idle_prefix: i
             img = np.full((S, S, 3), bright + 10 * ci, np.float32)
             img[(yy // 4 + xx // 4) % 2 == 0] += 14
             img[4:9, 22:27] = color
-            px, py = np.clip(16 + 60 * state[k, :2], 2, S - 3)
+            px, py = np.clip(16 + 40 * state[k, :2], 2, S - 3)  # stays inside the image: the dot always shows the motion
             img[(yy - py) ** 2 + (xx - px) ** 2 <= 5] = 245
             f[k] = img.clip(0, 255)
         frames[f"observation.images.{cam}"] = f
     return {"observation.state": state, "action": act, **frames}
 
 
-def make_dataset(root, idle_prefix=(), lag=1, dark_camera=False, rare_task=False, duplicate=False, per_task=5):
-    """15 episodes over 3 balanced tasks, with the requested problems planted."""
+def make_dataset(root, idle_prefix=(), lag=1, dark_camera=False, rare_task=False, duplicate=False, chatter=(), frozen=(), per_task=5):
+    """15 episodes over 3 balanced tasks, with the requested problems planted in the listed episodes."""
     with DatasetWriter.create(root, fps=10, features=FEATURES) as w:
         n = 0
         for rep in range(per_task):
             for ti, (task, family, color) in enumerate(TASKS):
                 data = episode(100 * ti + rep, color, lag=lag, idle_prefix=8 if n in idle_prefix else 0)
+                if n in chatter:
+                    data["action"][::2, 3] = 1 - data["action"][::2, 3]  # the gripper flips every frame
+                if n in frozen:  # the front camera stalls for 12 frames while the arm moves
+                    data["observation.images.front"][10:22] = data["observation.images.front"][10]
                 if dark_camera:
                     data["observation.images.wrist"] = (data["observation.images.wrist"] * 0.12).astype(np.uint8)
                 w.add_episode(data, task, flags={"success": True, "family": family})
@@ -87,6 +91,8 @@ PLANTED = {
     "lagged_actions": ({"lag": 4}, "motion.lag"),
     "dark_camera": ({"dark_camera": True}, "images.dark.wrist"),
     "duplicate": ({"duplicate": True}, "episodes.duplicates"),
+    "gripper_chatter": ({"chatter": (5,)}, "motion.gripper_chatter"),
+    "frozen_camera": ({"frozen": (7,)}, "images.frozen.front"),
 }
 
 
@@ -117,6 +123,8 @@ def test_planted_problem_is_found_and_absent_on_clean(problem, clean_report, tmp
         assert report.sections["motion"].metrics["idle"]["start_frames"] == {"0": 8, "4": 8}
     if problem == "duplicate":
         assert f.episodes == (15,)
+    if problem in ("gripper_chatter", "frozen_camera"):
+        assert f.episodes == kwargs[next(iter(kwargs))]
     if problem == "lagged_actions":
         assert f.value == 4
 

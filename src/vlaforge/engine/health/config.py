@@ -23,7 +23,7 @@ class HealthConfig:
     black_level: float = 0.03  # a frame whose mean brightness is below this is black
     frozen_diff: float = 0.5  # consecutive frames whose mean |difference| (0..255) is below this are identical
     frozen_frames: int = 8  # a run of identical frames this long while the robot moves is a frozen camera
-    frozen_speed: float = 0.5  # "moves": per-frame state change above this x the 90th percentile of per-frame changes
+    frozen_speed: float = 0.5  # "moves": mean per-frame state change over the run above this x the 90th percentile of all
     lighting_spread: float = 0.01  # std of per-episode brightness below this: no lighting variety
 
     # actions and states

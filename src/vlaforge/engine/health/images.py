@@ -7,6 +7,7 @@ import numpy as np
 from vlaforge.engine.health import charts
 from vlaforge.engine.health.context import HealthContext
 from vlaforge.engine.health.findings import Finding, Section, Table, episode_list
+from vlaforge.engine.health.motion import runs_of
 from vlaforge.errors import DatasetError
 
 GREY = np.array([0.299, 0.587, 0.114], np.float32)
@@ -24,20 +25,14 @@ def frame_stats(frames: np.ndarray) -> dict[str, np.ndarray]:
             "blur": lap.reshape(len(f), -1).var(axis=1), "saturation": sat.mean(axis=(1, 2))}
 
 
-def frozen_runs(frames: np.ndarray, moving: np.ndarray | None, diff_eps: float, min_len: int) -> list[tuple[int, int]]:
-    """[start, end) runs of >= min_len consecutive identical frames while the robot moves (`moving` (T,) or None)."""
+def frozen_runs(frames: np.ndarray, speed: np.ndarray | None, level: float, diff_eps: float, min_len: int) -> list[tuple[int, int]]:
+    """[start, end) runs of >= min_len consecutive identical frames during which the robot moved: mean per-frame state
+    change over the run above `level` (`speed` (T,) or None: every run counts)."""
     d = np.abs(frames[1:].astype(np.int16) - frames[:-1].astype(np.int16)).mean(axis=(1, 2, 3))  # (T-1,)
-    same = d < diff_eps
-    if moving is not None:
-        same &= moving[1:]
-    runs, start = [], None
-    for t, s in enumerate(np.append(same, False)):
-        if s and start is None:
-            start = t
-        elif not s and start is not None:
-            if t - start + 1 >= min_len:
-                runs.append((start, t + 1))
-            start = None
+    runs = []
+    for a, b in runs_of(d < diff_eps):  # identical pairs a..b-1 → frames a..b
+        if b - a + 1 >= min_len and (speed is None or float(speed[a + 1: b + 1].mean()) > level):
+            runs.append((a, b + 1))
     return runs
 
 
@@ -91,7 +86,6 @@ def check_images(ctx: HealthContext) -> Section:
     for i in ctx.track(range(len(ctx.episodes)), "images"):
         ep = ctx.episodes[i]
         sp = _speeds(ctx, i)
-        moving = None if sp is None else sp > level
         for cam in cams:
             p = per[cam]
             try:
@@ -109,7 +103,7 @@ def check_images(ctx: HealthContext) -> Section:
             black = np.flatnonzero(bright < cfg.black_level)
             if len(black):
                 p["black"].append((ep, len(black)))
-            runs = frozen_runs(frames, moving, cfg.frozen_diff, cfg.frozen_frames)
+            runs = frozen_runs(frames, sp, level, cfg.frozen_diff, cfg.frozen_frames)
             if runs:
                 p["frozen"].append((ep, max(b - a for a, b in runs)))
             if i % bg_every == 0 and len(bg[cam]) < 64:
