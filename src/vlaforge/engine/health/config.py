@@ -39,7 +39,7 @@ class HealthConfig:
     outlier_span: float = 1.0  # a value farther than this x (p99 - p01) below p01 or above p99 is an outlier
 
     # episodes
-    short_fraction: float = 0.5  # an episode shorter than this x the median length is short
+    short_fraction: float = 0.5  # an episode shorter than this x the median length (of its family, if recorded) is short
     long_factor: float = 2.0  # ... longer than this x the median is long
     duplicate_rms: float = 0.02  # RMS distance (in per-dimension stds) between resampled trajectories below this is a duplicate
     duplicate_points: int = 32  # points each trajectory is resampled to before comparing

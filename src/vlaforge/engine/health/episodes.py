@@ -132,6 +132,7 @@ def objects_in(text: str, colors: tuple[str, ...], shapes: tuple[str, ...]) -> l
     for k, w in enumerate(words):
         if w in colors:
             nxt = words[k + 1] if k + 1 < len(words) else ""
+            nxt = nxt[:-1] if nxt.endswith("s") and nxt[:-1] in shapes else nxt  # "objects" -> "object"
             out.append(f"{w} {nxt}" if nxt in shapes else w)
     return out
 

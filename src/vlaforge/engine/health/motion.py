@@ -89,6 +89,7 @@ def _ranges(ctx: HealthContext, A: np.ndarray, S: np.ndarray | None, eps: list[i
     rows, ranges = [], {}
     outlier_eps: set[int] = set()
     n_out = 0
+    saturated: list[tuple[str, float, float, float]] = []
     for key, X, names, per in (("action", A, ctx.action_names, per_a), ("observation.state", S, ctx.state_names, per_s)):
         if X is None:
             continue
@@ -101,13 +102,7 @@ def _ranges(ctx: HealthContext, A: np.ndarray, S: np.ndarray | None, eps: list[i
                 tol = 1e-6 * (q[4] - q[0])
                 sat = float(np.mean((x <= q[0] + tol) | (x >= q[4] - tol)))
                 if sat > cfg.saturation_fraction:
-                    sec.findings.append(Finding(
-                        f"motion.saturated.{name}", "warning", f"action {name} is pinned at its limits {sat:.0%} of the time",
-                        f"{sat:.0%} of frames have {name} exactly at its min {q[0]:.4g} or max {q[4]:.4g}: the demonstrator or a "
-                        "clip saturated, so the policy cannot learn how large the command should be.", sat, cfg.saturation_fraction,
-                        "If the limit is the robot's own (commands are clipped to what it can do), this is expected and the policy "
-                        "will saturate the same way; if it is a teleop/expert clip, raise it and re-record (`vlaforge sim collect` "
-                        f"for simulated demos). `vlaforge data check {ctx.ds.root}` shows the stored ranges."))
+                    saturated.append((name, sat, q[0], q[4]))
             n_bad = 0
             span = q[3] - q[1]
             if span > 0 and n_unique > 3:
@@ -120,6 +115,14 @@ def _ranges(ctx: HealthContext, A: np.ndarray, S: np.ndarray | None, eps: list[i
                                        "at_limits": sat, "outliers": n_bad}
             rows.append([key, name, *(f"{v:.4g}" for v in q), f"{x.std():.3g}", "" if sat is None else f"{sat:.1%}", n_bad])
     sec.metrics["ranges"] = ranges
+    if saturated:
+        worst = max(f for _, f, _, _ in saturated)
+        sec.findings.append(Finding(
+            "motion.saturated", "warning", f"actions pinned at their limits ({', '.join(n for n, *_ in saturated)}, up to {worst:.0%})",
+            "Share of frames exactly at the dimension's min or max: " + "; ".join(f"{n} {f:.0%} at {lo:.3g}/{hi:.3g}" for n, f, lo, hi in saturated)
+            + ". Clipped commands hide how large the command should have been.", worst, cfg.saturation_fraction,
+            "Expected if the limit is the robot's own; if it is a teleop/expert clip, raise it and re-record "
+            "(`vlaforge sim collect` for simulated demos)."))
     sec.tables.append(Table("Ranges", ["feature", "dim", "min", "p01", "median", "p99", "max", "std", "at limits", "outliers"], rows))
     if outlier_eps:
         e = sorted(outlier_eps)
