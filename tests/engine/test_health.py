@@ -155,7 +155,8 @@ def _cli(argv):
     return args.func(args)
 
 
-def test_cli_writes_offline_report(tmp_path, capsys):
+def test_cli_writes_offline_report(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "250")  # rich folds long cells at the terminal width; CI has 80 columns
     ds = make_dataset(tmp_path / "ds", idle_prefix=(1,))
     out = tmp_path / "report"
     assert _cli([str(ds), "--out", str(out), "--no-progress"]) == 0

@@ -1,0 +1,13 @@
+"""`vlaforge engine ...`: the data engine's sub-commands (health check)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    """Add the engine sub-commands."""
+    from vlaforge.engine.health.cli import add_health_parser
+
+    sub = parser.add_subparsers(dest="engine_command", metavar="<subcommand>")
+    add_health_parser(sub)
