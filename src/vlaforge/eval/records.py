@@ -27,7 +27,8 @@ class EpisodeRecord:
     failures: list[str] = dataclasses.field(default_factory=list)  # stuck, dropped, gripper_oscillation, timeout
     hard_moments: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # {step, kind} for the data engine
     inference_ms: float = 0.0  # mean per chunk
-    jerk: float = 0.0
+    jerk: float = 0.0  # mean jerk of the commanded actions (see stats.mean_jerk)
+    events: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # perturbation events as the env reported them
     video: str | None = None
 
     @property
@@ -51,12 +52,14 @@ def load_records(path: Path) -> list[EpisodeRecord]:
 def _rate(recs: list[EpisodeRecord]) -> dict[str, Any]:
     k = sum(r.success for r in recs)
     p, lo, hi = wilson(k, len(recs))
-    return {"n": len(recs), "successes": k, "rate": p, "ci95": [lo, hi]}
+    return {"n": len(recs), "successes": k, "rate": p if recs else None, "ci95": [lo, hi]}  # None, not NaN: results.json stays valid JSON
 
 
 def summarize(records: list[EpisodeRecord]) -> dict[str, Any]:
     """Success with Wilson 95% intervals per split, per family x split, recovery rate, smoothness, latency."""
-    splits = sorted({r.split for r in records})
+    from vlaforge.eval.suite import EVAL_SPLITS
+
+    splits = sorted({r.split for r in records}, key=lambda s: (EVAL_SPLITS.index(s) if s in EVAL_SPLITS else len(EVAL_SPLITS), s))
     families = sorted({r.family for r in records})
     out: dict[str, Any] = {"overall": _rate(records), "by_split": {}, "by_family": {}}
     for s in splits:
@@ -66,6 +69,7 @@ def summarize(records: list[EpisodeRecord]) -> dict[str, Any]:
     rec = _rate(fired)
     rec["mean_recover_steps"] = float(np.mean([r.recover_steps for r in fired if r.recover_steps is not None])) if any(r.recover_steps is not None for r in fired) else None
     out["recovery"] = rec
+    out["recovery_by_perturbation"] = {p: _rate([r for r in fired if p in r.perturbations]) for p in sorted({p for r in fired for p in r.perturbations})}
     out["failures"] = {k: sum(k in r.failures for r in records) for k in sorted({f for r in records for f in r.failures})}
     out["mean_jerk"] = float(np.mean([r.jerk for r in records])) if records else None
     lat = [r.inference_ms for r in records if r.inference_ms > 0]

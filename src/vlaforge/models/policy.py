@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -117,14 +118,19 @@ class VLAPolicy(nn.Module):
 
     @torch.no_grad()
     def predict_chunk(self, obs: dict[str, np.ndarray], instruction: str) -> np.ndarray:
-        """One raw observation → raw action chunk (H, A); keeps the last n_obs observations as history."""
+        """One raw observation → raw action chunk (H, A); keeps the last n_obs observations as history.
+
+        Each call's wall time is appended to `inference_ms` (cleared by `reset`)."""
+        t0 = time.perf_counter()
         self._history.append({k: np.asarray(obs[k]) for k in [*self.cameras, STATE]})
         hist = list(self._history)
         hist = [hist[0]] * (self.cfg.n_obs - len(hist)) + hist  # pad the start by repetition, as training does
         dev = self.device
         images = {c: torch.from_numpy(np.stack([h[c] for h in hist])).permute(0, 3, 1, 2)[None].to(dev) for c in self.cameras}
         state = torch.from_numpy(np.stack([h[STATE] for h in hist]).astype(np.float32))[None].to(dev)
-        return self._sample(images, state, [instruction])[0]
+        chunk = self._sample(images, state, [instruction])[0]
+        self.inference_ms.append((time.perf_counter() - t0) * 1000)
+        return chunk
 
     def select_action(self, obs: dict[str, np.ndarray], instruction: str) -> np.ndarray:
         """The next action (A,): from a queue refilled every `n_action_steps`, or temporally ensembled."""
@@ -150,6 +156,7 @@ class VLAPolicy(nn.Module):
         self._history: collections.deque = collections.deque(maxlen=self.cfg.n_obs)
         self._chunks: list[tuple[int, np.ndarray]] = []
         self._t = 0
+        self.inference_ms: list[float] = []
 
     # ------------------------------------------------------------------ checkpoints
     def save(self, directory: str | Path) -> Path:

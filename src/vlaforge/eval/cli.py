@@ -1,0 +1,86 @@
+"""`vlaforge eval`: closed-loop evaluation of a checkpoint on the tabletop suite; `vlaforge eval compare A B`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+EPILOG = """examples:
+  vlaforge eval --checkpoint runs/flow --split all --episodes 20 --out outputs/eval_flow
+  vlaforge eval --checkpoint runs/flow --tasks pick_place,push --split perturbed --episodes 50 --out outputs/eval_p
+  vlaforge eval compare outputs/eval_flow outputs/eval_chunk      paired test on the shared episodes"""
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    """Add the eval options and the `compare` sub-command."""
+    from vlaforge.eval.suite import EVAL_SPLITS
+
+    parser.epilog = EPILOG
+    parser.add_argument("--checkpoint", type=Path, help="run directory or checkpoint to evaluate")
+    parser.add_argument("--suite", default="tabletop", help="evaluation suite (tabletop)")
+    parser.add_argument("--tasks", default="pick_place", help="task family, comma-separated families, or 'all'")
+    parser.add_argument("--split", default="all", help=f"one of {', '.join(EVAL_SPLITS)}, a comma list, or 'all'")
+    parser.add_argument("--episodes", type=int, default=20, help="episodes per task family and split (fixed seeds)")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes (1 torch thread each)")
+    parser.add_argument("--videos", type=int, default=2, help="videos kept per split and outcome (success / failure)")
+    parser.add_argument("--out", type=Path, help="output directory (records.jsonl, results.json, report.html, videos/)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run_eval)
+    sub = parser.add_subparsers(dest="eval_command", metavar="[compare]")
+    c = sub.add_parser("compare", help="paired test (McNemar) of two evaluations on the episodes they share",
+                       description="Say whether B beats A: McNemar's exact test on the (task, split, seed) episodes both ran.")
+    c.add_argument("a", type=Path, help="first `vlaforge eval --out` directory")
+    c.add_argument("b", type=Path, help="second `vlaforge eval --out` directory")
+    c.add_argument("--json", action="store_true", help="print the full comparison as JSON")
+    c.set_defaults(func=run_compare)
+
+
+def print_summary(summary: dict[str, Any], title: str = "success") -> None:
+    """A table of success per split with intervals, recovery, jerk and latency."""
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=title)
+    for h in ("split", "episodes", "success", "95% interval"):
+        t.add_column(h, justify="right" if h != "split" else "left")
+    for name, r in {**summary["by_split"], "all": summary["overall"]}.items():
+        t.add_row(name, str(r["n"]), f"{r['rate']:.0%}", f"[{r['ci95'][0]:.0%}, {r['ci95'][1]:.0%}]")
+    con = Console()
+    con.print(t)
+    rec, lat = summary["recovery"], summary["inference_ms"]
+    if rec["n"]:
+        con.print(f"recovery after a perturbation: {rec['rate']:.0%} of {rec['n']} [{rec['ci95'][0]:.0%}, {rec['ci95'][1]:.0%}]")
+    if summary["failures"]:
+        con.print("failures: " + ", ".join(f"{k} {v}" for k, v in summary["failures"].items()))
+    if lat:
+        con.print(f"inference {lat['mean']:.1f} ms per chunk (p99 {lat['p99']:.1f}), mean jerk {summary['mean_jerk']:.3g}")
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    """Evaluate, print the summary table and where the report is."""
+    from vlaforge.errors import ConfigError
+    from vlaforge.eval.runner import evaluate
+
+    if args.checkpoint is None or args.out is None:
+        raise ConfigError("vlaforge eval needs --checkpoint RUN and --out DIR (see `vlaforge eval --help`)")
+    res = evaluate({"checkpoint": args.checkpoint}, args.out, suite=args.suite, tasks=args.tasks, splits=args.split,
+                   episodes=args.episodes, workers=args.workers, videos_per_outcome=args.videos, progress=not args.no_progress)
+    print_summary(res["summary"], f"{args.checkpoint} on {args.suite}")
+    print(f"report: {args.out / 'report.html'}")
+    return 0
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    """Print the paired comparison and its verdict."""
+    from vlaforge.eval.compare import compare_dirs
+
+    res = compare_dirs(args.a, args.b)
+    if args.json:
+        print(json.dumps(res, indent=2))
+        return 0
+    print(f"{res['shared_episodes']} shared episodes")
+    for name, block in {**res["by_split"], "all": res["overall"]}.items():
+        print(f"  {name:16s} {block['verdict']}")
+    return 0

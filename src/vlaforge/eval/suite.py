@@ -1,0 +1,71 @@
+"""The evaluation suite: which episodes each split runs, with seed lists fixed so two checkpoints meet the same episodes.
+
+Splits: `seen` (training wording and combinations), `heldout-wording` (paraphrases never trained on),
+`heldout-combos` (object/target combinations never trained on) and `perturbed` (seen tasks where
+one mid-task perturbation fires, cycling through every registered perturbation).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from vlaforge.errors import ConfigError
+
+EVAL_SPLITS = ("seen", "heldout-wording", "heldout-combos", "perturbed")
+SUITES = ("tabletop",)
+# Far from `sim collect`'s default seeds (0, 1, ...), so evaluation episodes are never training episodes.
+SEED_BASE = 1_000_000
+SEEDS_PER_SPLIT = 100_000
+
+
+@dataclasses.dataclass(frozen=True)
+class EpisodeSpec:
+    """One evaluation episode: everything needed to reproduce it exactly."""
+
+    family: str
+    split: str  # evaluation split (one of EVAL_SPLITS)
+    seed: int
+    perturb: tuple[str, ...] = ()
+
+    @property
+    def env_split(self) -> str:
+        """The env's own split: perturbed episodes are seen tasks with a perturbation."""
+        return "seen" if self.split == "perturbed" else self.split
+
+
+def parse_splits(value: str | list[str]) -> list[str]:
+    """`all`, one split or a comma list → validated splits in canonical order."""
+    items = [s.strip() for s in (value.split(",") if isinstance(value, str) else value) if s.strip()]
+    if "all" in items:
+        return list(EVAL_SPLITS)
+    bad = [s for s in items if s not in EVAL_SPLITS]
+    if bad or not items:
+        raise ConfigError(f"unknown split(s) {bad or value!r}; choose from {list(EVAL_SPLITS)} or 'all'")
+    return [s for s in EVAL_SPLITS if s in items]
+
+
+def parse_families(value: str | list[str]) -> list[str]:
+    """`all`, one family or a comma list → validated task families."""
+    from vlaforge.sim.tasks import TASKS, check_family
+
+    items = [s.strip() for s in (value.split(",") if isinstance(value, str) else value) if s.strip()]
+    if not items:
+        raise ConfigError(f"no task family given; choose from {list(TASKS)} or 'all'")
+    return list(TASKS) if "all" in items else [check_family(f) for f in items]
+
+
+def episode_specs(families: list[str], splits: list[str], episodes: int) -> list[EpisodeSpec]:
+    """`episodes` per (family, split); the k-th episode of a split has the same seed for every checkpoint."""
+    from vlaforge.sim.perturbations import PERTURBATIONS
+
+    if episodes < 1:
+        raise ConfigError(f"--episodes must be >= 1; got {episodes}")
+    names = sorted(PERTURBATIONS)
+    specs = []
+    for split in splits:
+        base = SEED_BASE + SEEDS_PER_SPLIT * EVAL_SPLITS.index(split)
+        for family in families:
+            for k in range(episodes):
+                perturb = (names[k % len(names)],) if split == "perturbed" else ()
+                specs.append(EpisodeSpec(family, split, base + k, perturb))
+    return specs
