@@ -1,5 +1,5 @@
 # The two commands (see README): `make demo` runs the main job, `make test` runs every test.
-# Both first build .venv from nothing: torch (CPU wheel; install your CUDA torch into .venv
+# `make demo ARGS=--quick` passes options to `vlaforge demo`. Both first build .venv from nothing: torch (CPU wheel; install your CUDA torch into .venv
 # first to keep it), then vlaforge with its test extras. Re-running skips what is done.
 PY ?= python3
 VENV := .venv
@@ -18,10 +18,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	MUJOCO_GL=egl $(BIN)/vlaforge sim collect --tasks pick_place,stack --episodes 10 --out outputs/demos --overwrite
-	$(BIN)/vlaforge data check outputs/demos
-	$(BIN)/vlaforge data info outputs/demos
-	rm -rf outputs/run && $(BIN)/vlaforge train --dataset outputs/demos --out outputs/run --train.steps 300
+	MUJOCO_GL=egl $(BIN)/vlaforge demo $(ARGS)
 
 test: $(STAMP)
 	MUJOCO_GL=egl $(BIN)/python -m pytest -n 2 --durations=15

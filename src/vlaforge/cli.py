@@ -14,6 +14,7 @@ import sys
 
 # command -> (module with `register(parser)`, one-line help). Add a line to add a command.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("vlaforge.demo", "the whole loop on the built-in sim: collect, check, health, train, evaluate, report"),
     "data": ("vlaforge.data.cli", "create, inspect, check, convert and edit LeRobot v3.0 datasets"),
     "bench": ("vlaforge.serve.bench", "measure: `bench latency RUN` (PyTorch vs ONNX fp32 vs ONNX int8)"),
     "engine": ("vlaforge.engine.cli", "data engine: `engine health DATASET --out DIR` finds what a policy would learn wrong"),

@@ -1,0 +1,133 @@
+"""`vlaforge demo`: the whole loop on the built-in sim, in one command.
+
+collect expert demos (clean + one perturbation each, so the policy sees recoveries) → merge →
+check the data → health report → train the default policy for a time budget → evaluate on every
+split → report. Prints a summary table and the report's path; writes OUT/demo.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+EPILOG = """examples:
+  vlaforge demo                                  the default run (under 30 minutes on 2 CPU cores)
+  vlaforge demo --quick                          a ~2-minute smoke run of every stage
+  vlaforge demo --budget-minutes 5 --out outputs/demo5"""
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    """Add the demo options."""
+    parser.epilog = EPILOG
+    parser.add_argument("--out", type=Path, default=Path("outputs/demo"), help="directory for data, health, run and eval")
+    parser.add_argument("--tasks", default="pick_place", help="task families to collect, train and evaluate ('all' for every one)")
+    parser.add_argument("--episodes", type=int, default=200, help="clean expert episodes per family")
+    parser.add_argument("--perturbed-episodes", type=int, default=100, help="expert episodes per family with one perturbation each")
+    parser.add_argument("--budget-minutes", type=float, default=20.0, help="wall-clock minutes of training")
+    parser.add_argument("--eval-episodes", type=int, default=50, help="evaluation episodes per family and split")
+    parser.add_argument("--workers", type=int, default=2, help="processes for collection and evaluation")
+    parser.add_argument("--quick", action="store_true", help="smoke run: few episodes, 40 training steps, 2 eval episodes per split")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.set_defaults(func=run_demo)
+
+
+def _stage(i: int, text: str) -> float:
+    from rich.console import Console
+
+    Console().print(f"[bold cyan][{i}/6][/] {text}")
+    return time.perf_counter()
+
+
+def demo(out: Path, tasks: str = "pick_place", episodes: int = 200, perturbed_episodes: int = 100, budget_minutes: float = 20.0,
+         eval_episodes: int = 50, workers: int = 2, quick: bool = False, progress: bool = True) -> dict[str, Any]:
+    """Run every stage; return what each produced and how long it took (also written to OUT/demo.json)."""
+    from vlaforge.data import open_dataset
+    from vlaforge.data.edit import merge_datasets
+    from vlaforge.data.validate import check_dataset
+    from vlaforge.engine.health.report import write_report
+    from vlaforge.engine.health.run import run_health
+    from vlaforge.errors import DatasetError
+    from vlaforge.eval.runner import evaluate
+    from vlaforge.eval.suite import parse_families
+    from vlaforge.io import atomic_write_json
+    from vlaforge.models import PolicyConfig
+    from vlaforge.sim.collect import collect
+    from vlaforge.train.config import TrainConfig
+    from vlaforge.train.trainer import RunConfig, train
+
+    if quick:
+        episodes, perturbed_episodes, eval_episodes = 4, 2, 2
+    families = parse_families(tasks)
+    out = Path(out)
+    res: dict[str, Any] = {"seconds": {}}
+    t = _stage(1, f"collect expert demos: {episodes} clean + {perturbed_episodes} perturbed per family of {', '.join(families)}")
+    clean = collect(out / "parts" / "clean", families, episodes, workers, overwrite=True, progress=progress, seed=0)
+    parts = [out / "parts" / "clean"]
+    res["collect"] = {"clean": clean}
+    if perturbed_episodes > 0:
+        # Seeds after the clean ones; one perturbation per episode, so the experts' recoveries are in the data.
+        pert = collect(out / "parts" / "perturbed", families, perturbed_episodes, workers, perturb=["all"], one_each=True,
+                       overwrite=True, progress=progress, seed=episodes)
+        parts.append(out / "parts" / "perturbed")
+        res["collect"]["perturbed"] = pert
+    data = out / "data"
+    if len(parts) > 1:
+        merge_datasets(parts, data, overwrite=True)
+    else:
+        import shutil
+
+        shutil.rmtree(data, ignore_errors=True)
+        shutil.copytree(parts[0], data)
+    res["seconds"]["collect"] = round(time.perf_counter() - t, 1)
+
+    t = _stage(2, f"check the dataset ({data})")
+    problems = check_dataset(data)
+    if problems:
+        raise DatasetError(f"the collected dataset failed its check ({len(problems)} problems), first: {problems[0]}")
+    ds = open_dataset(data)
+    res["data"] = {"path": str(data), "episodes": ds.num_episodes, "frames": ds.num_frames, "tasks": len(ds.tasks)}
+    res["seconds"]["check"] = round(time.perf_counter() - t, 1)
+
+    t = _stage(3, "dataset health report")
+    report = run_health(ds, progress=progress)
+    _, health_html = write_report(report, out / "health")
+    res["health"] = {"report": str(health_html), **report.counts(), "top": [f.title for f in report.findings[:3]]}
+    res["seconds"]["health"] = round(time.perf_counter() - t, 1)
+
+    t = _stage(4, "train the default policy" + (" (quick: 40 steps)" if quick else f" for {budget_minutes:g} minutes"))
+    tcfg = TrainConfig(steps=40, val_every=20, save_every=40, log_every=10, warmup_steps=5) if quick else \
+        TrainConfig(steps=100_000, batch_size=64, budget_minutes=budget_minutes, val_every=1000, save_every=2000)
+    run = train(RunConfig(str(data), PolicyConfig(), tcfg), out / "run", progress=progress)
+    last = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    res["train"] = {"run": str(run), "steps": last[-1]["step"] if last else 0, "final_loss": last[-1]["loss"] if last else None,
+                    "minutes": round((time.perf_counter() - t) / 60, 2)}
+    res["seconds"]["train"] = round(time.perf_counter() - t, 1)
+
+    t = _stage(5, f"evaluate on every split ({eval_episodes} episodes per family and split)")
+    ev = evaluate({"checkpoint": run}, out / "eval", tasks=families, splits="all", episodes=eval_episodes, workers=workers,
+                  progress=progress, title=f"vlaforge demo: default policy after {res['train']['minutes']:.1f} min of training")
+    res["eval"] = {"report": str(out / "eval" / "report.html"), "summary": ev["summary"]}
+    res["seconds"]["eval"] = round(time.perf_counter() - t, 1)
+    res["seconds"]["total"] = round(sum(res["seconds"].values()), 1)
+    _stage(6, "summary")
+    atomic_write_json(out / "demo.json", res)
+    return res
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    """Run the demo and print the summary."""
+    from vlaforge.eval.cli import print_summary
+
+    res = demo(args.out, args.tasks, args.episodes, args.perturbed_episodes, args.budget_minutes, args.eval_episodes, args.workers,
+               args.quick, progress=not args.no_progress)
+    d, h, tr = res["data"], res["health"], res["train"]
+    print(f"data:   {d['episodes']} episodes, {d['frames']} frames, {d['tasks']} instructions -> {d['path']}")
+    print(f"health: {h['error']} errors, {h['warning']} warnings, {h['info']} infos -> {h['report']}")
+    print(f"train:  {tr['steps']} steps in {tr['minutes']:.1f} min, final loss {tr['final_loss']:.3f} -> {tr['run']}")
+    print_summary(res["eval"]["summary"], "default policy on the tabletop suite")
+    print(f"stage seconds: {', '.join(f'{k} {v:g}' for k, v in res['seconds'].items())}")
+    print(f"report: {res['eval']['report']}")
+    return 0
