@@ -30,6 +30,9 @@ STATE_NAMES = ("x", "y", "z", "gripper_opening")
 ACTION_NAMES = ("dx", "dy", "dz", "gripper")
 CAMERAS = ("front", "wrist")
 RESET_OPTIONS = {"instruction", "family", "split"}
+# Python-side attributes that, with the MuJoCo integration state, make up a snapshot (see TabletopEnv.get_state).
+_PY_STATE = ("family", "max_steps", "task", "instruction", "seed_used", "target_hand", "grip_cmd", "t", "_prev_obj",
+             "_obj_q", "_obj_dof", "_obj_geom", "events", "subtask")
 
 
 def feature_spec(image_size: int = 96) -> dict[str, Any]:
@@ -167,6 +170,32 @@ class TabletopEnv(gym.Env):
     def check_success(self) -> bool:
         """Every move of the task done, objects resting and released."""
         return all(self.at_goal(i, t) and self.settled(i) and not self.grasped(i) for i, t in tasks.steps_of(self.task))
+
+    # ------------------------------------------------------------------ snapshots (planning, oracles)
+    def get_state(self) -> dict[str, Any]:
+        """A copy of the simulation and task state (MuJoCo integration state, layout, task, step); see `set_state`."""
+        if not hasattr(self, "task"):
+            raise VlaforgeError("get_state before the first reset: call env.reset(seed=...) first")
+        mj = self._mj
+        flags = mj.mjtState.mjSTATE_INTEGRATION
+        physics = np.empty(mj.mj_stateSize(self.model, flags))
+        mj.mj_getState(self.model, self.data, physics, flags)
+        py = {k: copy.deepcopy(getattr(self, k)) for k in _PY_STATE}
+        return {"physics": physics, "python": py, "object_rgba": self.model.geom_rgba[self._obj_geom].copy()}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Restore a `get_state` snapshot, from this env or another TabletopEnv; perturbation schedules are not part of it."""
+        mj = self._mj
+        flags = mj.mjtState.mjSTATE_INTEGRATION
+        physics = np.asarray(state["physics"], np.float64)
+        if physics.shape != (mj.mj_stateSize(self.model, flags),):
+            raise VlaforgeError(f"state has {physics.shape} physics values; this scene needs {mj.mj_stateSize(self.model, flags)} "
+                                "(take the snapshot with TabletopEnv.get_state of the same vlaforge version)")
+        for k in _PY_STATE:
+            setattr(self, k, copy.deepcopy(state["python"][k]))
+        self.model.geom_rgba[self._obj_geom] = state["object_rgba"]
+        mj.mj_setState(self.model, self.data, physics, flags)
+        mj.mj_forward(self.model, self.data)  # derived quantities and contacts (the grasp check reads them)
 
     # ------------------------------------------------------------------ gym API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
