@@ -8,6 +8,7 @@ subtask (from the scripted expert when one drives), events (perturbations that f
 
 from __future__ import annotations
 
+import atexit
 import copy
 import os
 import random
@@ -55,6 +56,12 @@ def _seg_dist(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
     ab = b - a
     t = float(np.clip((p - a) @ ab / max(float(ab @ ab), 1e-12), 0.0, 1.0))
     return float(np.linalg.norm(p - (a + t * ab)))
+
+
+def _close_env(ref: "weakref.ref[TabletopEnv]") -> None:
+    env = ref()
+    if env is not None:
+        env.close()
 
 
 class TabletopEnv(gym.Env):
@@ -340,8 +347,11 @@ class TabletopEnv(gym.Env):
 
     def _new_renderer(self) -> Any:
         r = self._mj.Renderer(self.model, self.image_size, self.image_size)
-        # Free the GL context at exit while EGL is still loaded (MuJoCo's own __del__ runs too late).
-        weakref.finalize(self, r.close)
+        # Free the GL context at exit while EGL is still initialized. MuJoCo registers eglTerminate with
+        # atexit when it makes its first context; handlers run last-in first-out, so one registered
+        # after that runs before it (a weakref.finalize may have registered its exit hook earlier, e.g.
+        # by torch, and would then run too late).
+        atexit.register(_close_env, weakref.ref(self))
         return r
 
     def close(self) -> None:
