@@ -128,3 +128,13 @@ def test_flow_head_learns_well_below_mean_action_baseline(tmp_path):
         err_mean.append(np.mean((mean_action - true) ** 2))
     ratio = np.mean(err_model) / np.mean(err_mean)
     assert ratio < 0.5, f"flow head MSE is {ratio:.2f} of the mean-action baseline"
+
+
+def test_budget_stops_the_run_on_time_and_ends_the_schedule(tiny_dataset, tmp_path):
+    budget_s = 4.0
+    run = train(_cfg(tiny_dataset, steps=1_000_000, budget_minutes=budget_s / 60, val_every=10_000, save_every=10_000, log_every=10),
+                tmp_path / "run", progress=False)
+    rows = [json.loads(l) for l in (run / "metrics.jsonl").read_text().splitlines()]
+    assert 20 < rows[-1]["step"] < 1_000_000
+    assert rows[-1]["elapsed_s"] < budget_s + 3  # one re-fit window of slack
+    assert rows[-1]["lr"] < 0.2 * rows[2]["lr"]  # the cosine schedule was fitted to the budget and ran to its floor

@@ -119,6 +119,7 @@ def train(
 
     `augment(batch, generator)` is the online augmentation hook: it gets each training batch (uint8
     images, raw state/actions) before it moves to the device and returns the batch to train on.
+    Without one, `train.augment` (a recipe file or built-in name) builds `vlaforge.engine.augment`'s pipeline.
     """
     from vlaforge.models import build_policy
 
@@ -132,6 +133,10 @@ def train(
         device = torch.device("cuda", info.local_rank) if device.index is None else device
 
     ds = open_dataset(run_cfg.dataset)
+    if augment is None and cfg.augment:
+        from vlaforge.engine.augment.pipeline import build_pipeline  # lazy: only runs that ask for augmentation load it
+
+        augment = build_pipeline(cfg.augment, ds)
     all_eps = [int(e["episode_index"]) for e in ds.episode_meta]
     train_eps, val_eps = split_episodes(all_eps, cfg.val_fraction, cfg.seed)
     mcfg = run_cfg.model
@@ -203,7 +208,7 @@ def train(
         bar.start()
         task = bar.add_task("train", total=total, completed=step, msg="")
     aug_gen = torch.Generator().manual_seed(cfg.seed * 7919 + info.rank * 104729 + step)
-    t_start = time.perf_counter()
+    t_start, step0 = time.perf_counter(), step
     t_log, n_log = time.perf_counter(), 0
     policy.train()
     try:
@@ -224,11 +229,13 @@ def train(
             if ema is not None:
                 ema.update(policy, step)
             n_log += len(batch["task"]) * info.world
-            if cfg.budget_minutes > 0 and step == min(20, total):
-                # Fit the schedule to the wall-clock budget once the step time is known.
-                per_step = (time.perf_counter() - t_start) / step
-                budget_steps = int(cfg.budget_minutes * 60 / per_step)
-                total = int(dist.broadcast_object(max(step, min(total, budget_steps)), info))
+            if cfg.budget_minutes > 0 and (step - step0 == 20 or step % 250 == 0):
+                # Fit the schedule (and the stop) to the wall-clock budget: first once the step time is known,
+                # then again every 250 steps, so a machine that slows down still stops on time.
+                ran = time.perf_counter() - t_start
+                left = cfg.budget_minutes * 60 - (elapsed_before + ran)
+                budget_steps = step + int(max(0.0, left) / (ran / (step - step0)))
+                total = int(dist.broadcast_object(max(step, min(cfg.steps, budget_steps)), info))
                 if bar is not None:
                     bar.update(task, total=total)
             if info.is_main and (step % cfg.log_every == 0 or step == total):
