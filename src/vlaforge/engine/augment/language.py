@@ -1,0 +1,116 @@
+"""Instruction text: paraphrases (synonyms and wrappers), the left/right swap a mirror needs, and color words.
+
+The synonym table is plain English written for this module, not taken from the tabletop suite's
+held-out templates, so held-out-wording evaluation still measures wording the policy never saw.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Any, Sequence
+
+import torch
+
+from vlaforge.engine.augment.base import Augmentation, AugBatch, register
+
+MIRROR_WORDS = {
+    "left": "right", "right": "left", "leftmost": "rightmost", "rightmost": "leftmost",
+    "leftward": "rightward", "rightward": "leftward", "leftwards": "rightwards", "rightwards": "leftwards",
+    "clockwise": "counterclockwise", "counterclockwise": "clockwise", "anticlockwise": "clockwise",
+    "counter-clockwise": "clockwise",
+}
+_MIRROR_RE = re.compile(r"\b(" + "|".join(sorted(map(re.escape, MIRROR_WORDS), key=len, reverse=True)) + r")\b", re.IGNORECASE)
+
+COLOR_WORDS = ("red", "green", "blue", "yellow", "white", "black", "orange", "purple", "pink", "gray", "grey", "brown", "cyan", "magenta")
+_COLOR_RE = re.compile(r"\b(" + "|".join(COLOR_WORDS) + r")\b", re.IGNORECASE)
+
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "pick up": ("lift", "take"),
+    "put": ("place", "set"),
+    "place": ("put", "set"),
+    "move": ("bring", "carry"),
+    "push": ("slide",),
+    "drop": ("release",),
+    "stack": ("pile",),
+    "on top of": ("onto", "atop"),
+    "block": ("cube",),
+    "bin": ("basket",),
+    "objects": ("items", "things"),
+    "object": ("item", "thing"),
+    "every": ("each",),
+    "target": ("goal",),
+}
+WRAPPERS = ("please {}", "{}, please", "can you {}?", "robot, {}", "now {}", "i want you to {}")
+
+
+def _match_case(word: str, like: str) -> str:
+    if like.isupper() and len(like) > 1:
+        return word.upper()
+    return word[:1].upper() + word[1:] if like[:1].isupper() else word
+
+
+def swap_left_right(text: str) -> str:
+    """Mirror the directions in `text`: left ↔ right, leftmost ↔ rightmost, clockwise ↔ counterclockwise."""
+    return _MIRROR_RE.sub(lambda m: _match_case(MIRROR_WORDS[m.group(0).lower()], m.group(0)), text)
+
+
+def color_words(tasks: Sequence[str]) -> list[str]:
+    """The color words the instructions use (sorted, lower case)."""
+    return sorted({m.group(0).lower() for t in tasks for m in _COLOR_RE.finditer(t)})
+
+
+def paraphrase(text: str, u: list[float], synonym_p: float, wrapper_p: float, synonyms: dict[str, tuple[str, ...]]) -> str:
+    """Rephrase `text` using uniform draws `u` (consumed in order; 2 per matched phrase + 2 for the wrapper)."""
+    draws = iter(u)
+    phrases = sorted(synonyms, key=len, reverse=True)
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, phrases)) + r")\b", re.IGNORECASE)
+
+    def sub(m: re.Match[str]) -> str:
+        a, b = next(draws, 1.0), next(draws, 0.0)
+        alts = synonyms[m.group(0).lower()]
+        return _match_case(alts[min(int(b * len(alts)), len(alts) - 1)], m.group(0)) if a < synonym_p else m.group(0)
+
+    out = pattern.sub(sub, text)
+    a, b = next(draws, 1.0), next(draws, 0.0)
+    if a < wrapper_p:
+        out = WRAPPERS[min(int(b * len(WRAPPERS)), len(WRAPPERS) - 1)].format(out[:1].lower() + out[1:] if out[:2] != "I " else out)
+    return out
+
+
+@register("paraphrase")
+class Paraphrase(Augmentation):
+    """Reword the instruction: swap phrases for synonyms and wrap it ("please ...", "can you ...?")."""
+
+    kind = "text"
+    showcase = {"synonym_p": 1.0, "wrapper_p": 1.0}
+
+    @dataclasses.dataclass(frozen=True)
+    class Params:
+        """synonym_p: chance each known phrase is replaced; wrapper_p: chance of a wrapper; synonyms: extra phrase → alternatives."""
+
+        synonym_p: float = 0.5
+        wrapper_p: float = 0.5
+        synonyms: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def check(self) -> None:
+        from vlaforge.errors import ConfigError
+
+        for f in ("synonym_p", "wrapper_p"):
+            if not 0.0 <= getattr(self.params, f) <= 1.0:
+                raise ConfigError(f"paraphrase.params.{f} must be in [0, 1], got {getattr(self.params, f)}")
+        extra = {}
+        for k, v in self.params.synonyms.items():
+            alts = (v,) if isinstance(v, str) else tuple(v)
+            if not alts or not all(isinstance(a, str) and a.strip() for a in alts):
+                raise ConfigError(f"paraphrase.params.synonyms[{k!r}] must be a word or a list of words, got {v!r}")
+            extra[k.lower()] = alts
+        self.table = {**SYNONYMS, **extra}
+
+    def sample(self, n: int, g: torch.Generator) -> dict[str, torch.Tensor]:
+        return {"seed": torch.randint(0, 2**31 - 1, (n,), generator=g)}
+
+    def apply(self, batch: AugBatch, idx: torch.Tensor, params: dict[str, torch.Tensor], g: torch.Generator) -> None:
+        for i, seed in zip(idx.tolist(), params["seed"].tolist()):
+            u = torch.rand(64, generator=torch.Generator().manual_seed(seed)).tolist()
+            batch.task[i] = paraphrase(batch.task[i], u, self.params.synonym_p, self.params.wrapper_p, self.table)
