@@ -24,6 +24,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", default="all", help=f"one of {', '.join(EVAL_SPLITS)}, a comma list, or 'all'")
     parser.add_argument("--episodes", type=int, default=20, help="episodes per task family and split (fixed seeds)")
     parser.add_argument("--workers", type=int, default=2, help="worker processes (1 torch thread each)")
+    parser.add_argument("--n-action-steps", type=int, default=0, help="actions executed per chunk before re-planning (default: the checkpoint's)")
     parser.add_argument("--videos", type=int, default=2, help="videos kept per split and outcome (success / failure)")
     parser.add_argument("--out", type=Path, help="output directory (records.jsonl, results.json, report.html, videos/)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -65,7 +66,8 @@ def run_eval(args: argparse.Namespace) -> int:
 
     if args.checkpoint is None or args.out is None:
         raise ConfigError("vlaforge eval needs --checkpoint RUN and --out DIR (see `vlaforge eval --help`)")
-    res = evaluate({"checkpoint": args.checkpoint}, args.out, suite=args.suite, tasks=args.tasks, splits=args.split,
+    source = {"checkpoint": args.checkpoint, **({"n_action_steps": args.n_action_steps} if args.n_action_steps else {})}
+    res = evaluate(source, args.out, suite=args.suite, tasks=args.tasks, splits=args.split,
                    episodes=args.episodes, workers=args.workers, videos_per_outcome=args.videos, progress=not args.no_progress)
     print_summary(res["summary"], f"{args.checkpoint} on {args.suite}")
     print(f"report: {args.out / 'report.html'}")

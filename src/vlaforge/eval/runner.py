@@ -24,12 +24,17 @@ _ACTOR: Any = None  # per worker process
 
 
 def make_actor(source: dict[str, Any]) -> Any:
-    """An actor from a picklable description: {"checkpoint": RUN_OR_CKPT} (a local policy on CPU)."""
+    """An actor from a picklable description: {"checkpoint": RUN_OR_CKPT, "n_action_steps": N (optional)} (a local policy on CPU)."""
     if "checkpoint" in source:
+        import dataclasses
+
         from vlaforge.eval.rollout import PolicyActor
         from vlaforge.models import load_policy
 
-        return PolicyActor(load_policy(source["checkpoint"], device="cpu"))
+        policy = load_policy(source["checkpoint"], device="cpu")
+        if source.get("n_action_steps"):  # re-plan more or less often than the checkpoint's default
+            policy.cfg = dataclasses.replace(policy.cfg, n_action_steps=int(source["n_action_steps"]))
+        return PolicyActor(policy)
     raise ConfigError(f"unknown actor source {sorted(source)}; expected 'checkpoint'")
 
 
