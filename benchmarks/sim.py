@@ -23,6 +23,8 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from common import save  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "benchmarks" / "results" / "sim.json"
 
@@ -117,7 +119,12 @@ def main() -> None:
     ap.add_argument("--perturb-seeds", type=int, default=40)
     ap.add_argument("--collect-episodes", type=int, default=10, help="per family")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--doc-only", action="store_true", help="rewrite the docs/benchmarks.md line from the saved JSON")
     args = ap.parse_args()
+    if args.doc_only:
+        saved = json.loads(OUT.read_text())
+        save("sim", saved, doc_line(saved))
+        return
     import mujoco
 
     cpu = platform.processor() or platform.machine()
@@ -136,9 +143,20 @@ def main() -> None:
     worst = min(v["none"]["rate"] for v in result["expert_success"].values())
     result["targets"] = {"steps_per_s_two_cameras>=400": result["env_steps_per_core"]["two_cameras_96px"]["steps_per_s_wall"] >= 400,
                          "expert_success>=0.98": worst >= 0.98}
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    save("sim", result, doc_line(result))
+
+
+def doc_line(r: dict) -> str:
+    """The docs/benchmarks.md line for a result."""
+    steps = r["env_steps_per_core"]
+    fam = "; ".join(f"{f} {v['none']['success']}/{v['none']['n']} [{v['none']['ci95'][0]:.1%}, {v['none']['ci95'][1]:.1%}]"
+                    for f, v in r["expert_success"].items())
+    pert = [(v["success"], v["n"]) for fams in r["expert_success"].values() for k, v in fams.items() if k != "none"]
+    return (f"**Sim** (MuJoCo {r['machine']['mujoco']}, EGL on CPU): {steps['two_cameras_96px']['steps_per_s_wall']:.0f} env steps/s per core "
+            f"with two 96x96 cameras ({steps['no_rendering']['steps_per_s_wall']:.0f} without rendering); scripted experts on "
+            f"{r['expert_success']['pick_place']['none']['n']} seeds per family: {fam}; under single perturbations "
+            f"{sum(k for k, _ in pert)}/{sum(n for _, n in pert)}; `sim collect` {r['collect']['episodes_per_minute']:.0f} episodes/min "
+            f"with {r['collect']['workers']} workers. Targets: >= 400 steps/s per core, experts >= 98%. `MUJOCO_GL=egl python benchmarks/sim.py`")
 
 
 if __name__ == "__main__":
