@@ -234,3 +234,13 @@ def test_online_augmentation_in_a_short_training_run(ds, tmp_path):
     bad = dataclasses.replace(cfg, augment="nope.json")
     with pytest.raises(ConfigError, match="does not exist"):
         train(RunConfig(str(ds.root), tiny, bad), tmp_path / "bad", progress=False)
+
+
+def test_hue_turns_the_hsv_wheel():
+    from vlaforge.engine.augment.photometric import hsv_to_rgb, rgb_to_hsv
+
+    red = torch.tensor([1.0, 0.0, 0.0]).reshape(1, 1, 3, 1, 1)
+    h, s, v = rgb_to_hsv(red)
+    assert torch.allclose(hsv_to_rgb((h + 1 / 6) % 1, s, v).reshape(3), torch.tensor([1.0, 1.0, 0.0]), atol=1e-5)  # red → yellow
+    x = torch.rand(2, 1, 3, 8, 8)
+    assert torch.allclose(hsv_to_rgb(*rgb_to_hsv(x)), x, atol=1e-5)

@@ -32,6 +32,8 @@ def add_augment_parser(subparsers: argparse._SubParsersAction) -> argparse.Argum
     p.add_argument("--preview", action="store_true", help="render every augmentation on real frames to OUT/gallery.png + OUT/gallery.html")
     p.add_argument("--episode", type=int, default=None, help="episode shown by --preview (default: the first)")
     p.add_argument("--times", type=int, default=3, help="frames per camera shown by --preview (default 3)")
+    p.add_argument("--camera", action="append", default=[], help="camera shown by --preview, e.g. front (repeatable; default: all)")
+    p.add_argument("--columns", type=int, default=2, help="augmentations per row of the --preview gallery (default 2)")
     p.add_argument("--list", action="store_true", help="list the registered augmentations and their parameters")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run_augment_cli)
@@ -75,7 +77,8 @@ def run_augment_cli(args: argparse.Namespace) -> int:
     if args.preview:
         from vlaforge.engine.augment.preview import write_preview
 
-        png, page = write_preview(args.dataset, args.out, episode=args.episode, times=args.times, seed=args.seed)
+        png, page = write_preview(args.dataset, args.out, episode=args.episode, times=args.times, seed=args.seed,
+                                  cols=args.columns, cameras=args.camera)
         con.print(f"wrote {png} and {page}")
         return 0
     from vlaforge.data.reader import open_dataset

@@ -8,15 +8,13 @@ refused, because the policy could no longer see what the words refer to.
 from __future__ import annotations
 
 import dataclasses
-import math
-
 import torch
 
 from vlaforge.engine.augment.base import AugmentRefused, ImageAugmentation, bcast, register, uniform
 from vlaforge.engine.augment.language import color_words
 
 LUMA = (0.299, 0.587, 0.114)
-MAX_HUE_WITH_COLOR_WORDS = 0.05  # of a full turn (18°): red stays red, blue stays blue
+MAX_HUE_WITH_COLOR_WORDS = 0.04  # of a full turn (14°): red stays red, yellow stays yellow
 MIN_SATURATION_WITH_COLOR_WORDS = 0.4  # below this colors are too faint to tell apart reliably
 
 
@@ -84,17 +82,35 @@ class Saturation(ImageAugmentation):
         return (y + (x - y) * bcast(p["factor"])).clamp_(0.0, 1.0)
 
 
+def rgb_to_hsv(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(..., 3, H, W) RGB in [0, 1] → hue in turns [0, 1), saturation, value, each (..., H, W)."""
+    r, g, b = x.unbind(-3)
+    v, _ = x.max(-3)
+    delta = v - x.min(-3)[0]
+    s = delta / v.clamp(min=1e-8)
+    d = delta.clamp(min=1e-8)
+    h = torch.where(v == r, (g - b) / d, torch.where(v == g, 2 + (b - r) / d, 4 + (r - g) / d))
+    return torch.where(delta > 0, (h / 6) % 1.0, torch.zeros_like(h)), s, v
+
+
+def hsv_to_rgb(h: torch.Tensor, s: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """Inverse of `rgb_to_hsv`: channel n = v - v s clamp(min(k, 4 - k), 0, 1) with k = (n + 6 h) mod 6, n = 5, 3, 1."""
+    n = torch.tensor([5.0, 3.0, 1.0], dtype=h.dtype, device=h.device).reshape(3, 1, 1)
+    k = (n + 6 * h.unsqueeze(-3)) % 6  # (..., 3, H, W)
+    return v.unsqueeze(-3) - (v * s).unsqueeze(-3) * torch.minimum(k, 4 - k).clamp(0.0, 1.0)
+
+
 @register("hue")
 class Hue(ImageAugmentation):
-    """Rotate hue by `shift` of a full turn (a rotation of the chroma plane in YIQ, luma kept)."""
+    """Shift hue by `shift` of a full turn of the HSV color wheel (0.5 = complementary colors); saturation and value kept."""
 
-    showcase = {"shift": (0.05, 0.05)}
+    showcase = {"shift": (0.04, 0.04)}
 
     @dataclasses.dataclass(frozen=True)
     class Params:
-        """shift: hue rotation range in turns (0.5 = opposite colors)."""
+        """shift: hue shift range in turns (0.05 = 18°)."""
 
-        shift: tuple[float, float] = (-0.04, 0.04)
+        shift: tuple[float, float] = (-0.03, 0.03)
 
     def check(self) -> None:
         lo, hi = self.range("shift", -0.5, 0.5)
@@ -106,12 +122,8 @@ class Hue(ImageAugmentation):
         return {"shift": uniform(n, *self.range("shift"), g)}
 
     def transform(self, x: torch.Tensor, p: dict[str, torch.Tensor], g: torch.Generator) -> torch.Tensor:
-        to_yiq = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]], dtype=x.dtype, device=x.device)
-        a = p["shift"].to(x.dtype) * 2 * math.pi
-        c, s, one, z = a.cos(), a.sin(), torch.ones_like(a), torch.zeros_like(a)
-        rot = torch.stack([torch.stack([one, z, z], -1), torch.stack([z, c, -s], -1), torch.stack([z, s, c], -1)], 1)  # (n, 3, 3)
-        m = torch.linalg.inv(to_yiq) @ rot @ to_yiq  # (n, 3, 3)
-        return torch.einsum("nij,ntjhw->ntihw", m, x).clamp_(0.0, 1.0)
+        h, s, v = rgb_to_hsv(x)  # each (n, T, H, W)
+        return hsv_to_rgb((h + bcast(p["shift"], 4)) % 1.0, s, v)
 
 
 @register("brightness")
@@ -163,7 +175,7 @@ class CameraGain(ImageAugmentation):
     """Sensor gain: per-channel gains (white balance) times an analog gain, with read noise amplified by that gain."""
 
     per_frame = True
-    showcase = {"gain": (1.8, 1.8), "color": 0.12, "read_noise": 0.02}
+    showcase = {"gain": (1.6, 1.6), "color": 0.12, "read_noise": 0.012}
 
     @dataclasses.dataclass(frozen=True)
     class Params:
@@ -195,7 +207,7 @@ class Noise(ImageAugmentation):
     """Gaussian pixel noise with a per-sample std; the noise itself is fresh every frame, as a sensor's is."""
 
     per_frame = True
-    showcase = {"std": (0.06, 0.06)}
+    showcase = {"std": (0.04, 0.04)}
 
     @dataclasses.dataclass(frozen=True)
     class Params:

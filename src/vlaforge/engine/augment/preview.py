@@ -11,14 +11,14 @@ from __future__ import annotations
 import base64
 import html
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 
 from vlaforge.data.reader import open_dataset
 from vlaforge.engine.augment.base import ACTION, STATE, AugmentRefused, DataSpec, get, registered
-from vlaforge.engine.augment.draw import draw_text, encode_png
+from vlaforge.engine.augment.draw import draw_text, encode_png, text_width
 from vlaforge.engine.augment.pipeline import Pipeline, Recipe, Step, build_step
 from vlaforge.errors import DatasetError
 from vlaforge.io import atomic_write_bytes, atomic_write_text
@@ -29,7 +29,8 @@ LABEL_H, GAP, BG = 16, 3, (250, 250, 250)
 def _tile(label: str, images: list[np.ndarray] | None, width: int, height: int, refused: bool) -> np.ndarray:
     """A labelled strip of frames (or a grey box saying why there is none)."""
     tile = np.full((LABEL_H + height, width, 3), BG, np.uint8)
-    draw_text(tile, label, 3, 2, (170, 40, 40) if refused else (20, 20, 20))
+    scale = 2 if text_width(label, 2) <= width - 2 else 1  # long labels in narrow tiles get the small font
+    draw_text(tile, label, 3 if scale == 2 else 5, 2, (170, 40, 40) if refused else (20, 20, 20), scale)
     if images is None:
         tile[LABEL_H:] = (215, 215, 215)
         draw_text(tile, "refused on this data", LABEL_H + height // 2 - 5, 8, (120, 120, 120))
@@ -59,11 +60,23 @@ def _fmt(v: Any) -> str:
     return "[" + ", ".join(f"{x:+.3f}" for x in np.asarray(v, float).reshape(-1)) + "]"
 
 
-def preview_rows(src: str | Path, episode: int | None = None, times: int = 3, seed: int = 0) -> tuple[list[dict[str, Any]], list[str]]:
+def _pick_cameras(all_cams: list[str], wanted: Sequence[str] | None) -> list[str]:
+    if not wanted:
+        return list(all_cams)
+    full = {c.removeprefix("observation.images."): c for c in all_cams}
+    unknown = [w for w in wanted if w not in full and w not in all_cams]
+    if unknown:
+        raise DatasetError(f"cameras {unknown} are not in the dataset; its cameras are {sorted(full)}")
+    return [full.get(w, w) for w in wanted]
+
+
+def preview_rows(src: str | Path, episode: int | None = None, times: int = 3, seed: int = 0,
+                 cameras: Sequence[str] | None = None) -> tuple[list[dict[str, Any]], list[str]]:
     """Apply every registered augmentation (at its showcase strength, p = 1) to `times` frames of one episode."""
     ds = open_dataset(src)
     if not ds.camera_keys:
         raise DatasetError(f"{src} has no cameras; the preview shows augmented camera frames")
+    shown = _pick_cameras(ds.camera_keys, cameras)
     ep = int(ds.episode_meta[0]["episode_index"]) if episode is None else episode
     arrays = ds.episode(ep, cameras=True)
     T = len(arrays["index"])
@@ -74,7 +87,7 @@ def preview_rows(src: str | Path, episode: int | None = None, times: int = 3, se
             batch[key] = torch.from_numpy(np.asarray(arrays[key][ts], np.float32))[None]  # (1, t, D)
     batch["task"] = [arrays["task"][0]]
     spec = DataSpec.from_dataset(ds)
-    rows = [{"name": "original", "doc": f"episode {ep}, frames {ts}", "status": "", "params": {}, "frames": _frames(batch, ds.camera_keys),
+    rows = [{"name": "original", "doc": f"episode {ep}, frames {ts}", "status": "", "params": {}, "frames": _frames(batch, shown),
              "task": batch["task"][0], "action": batch.get(ACTION), "state": batch.get(STATE), "refused": False}]
     for name in registered():
         cls = get(name)
@@ -88,22 +101,23 @@ def preview_rows(src: str | Path, episode: int | None = None, times: int = 3, se
         try:
             ab = Pipeline(Recipe((Step(name, 1.0, dict(cls.showcase)),)), spec, record=True).run(batch, torch.Generator().manual_seed(seed))
             out = ab.result()
-            row.update(frames=_frames(out, ds.camera_keys), task=out["task"][0], action=out.get(ACTION), state=out.get(STATE), drawn=ab.applied[0] if ab.applied else {})
+            row.update(frames=_frames(out, shown), task=out["task"][0], action=out.get(ACTION), state=out.get(STATE), drawn=ab.applied[0] if ab.applied else {})
         except AugmentRefused as e:
             row.update(frames=None, task=batch["task"][0], action=None, state=None, status=f"{status}; also refused at showcase strength: {e}")
         rows.append(row)
-    return rows, [c.removeprefix("observation.images.") + f" t={t}" for c in ds.camera_keys for t in ts]
+    return rows, [c.removeprefix("observation.images.") + f" t={t}" for c in shown for t in ts]
 
 
-def write_preview(src: str | Path, out_dir: str | Path, episode: int | None = None, times: int = 3, seed: int = 0, cols: int = 2) -> tuple[Path, Path]:
-    """Write DIR/gallery.png and DIR/gallery.html; returns their paths."""
-    rows, columns = preview_rows(src, episode, times, seed)
+def write_preview(src: str | Path, out_dir: str | Path, episode: int | None = None, times: int = 3, seed: int = 0, cols: int = 2,
+                  cameras: Sequence[str] | None = None) -> tuple[Path, Path]:
+    """Write DIR/gallery.png and DIR/gallery.html (all cameras, or those named); returns their paths."""
+    rows, columns = preview_rows(src, episode, times, seed, cameras)
     h = rows[0]["frames"][0].shape[0]
     width = sum(f.shape[1] for f in rows[0]["frames"]) + GAP * (len(rows[0]["frames"]) - 1)
     tiles, html_rows = [], []
     for r in rows:
         kind = get(r["name"]).kind if r["name"] != "original" else "image"
-        label = r["name"] + (" (refused by default)" if r["refused"] else "") + ("" if kind == "image" else f" ({kind}, images unchanged)")
+        label = r["name"] + (" (refused here)" if r["refused"] else "") + ("" if kind == "image" else f" ({kind} only)")
         tile = _tile(label, r["frames"], width, h, r["refused"])
         tiles.append(tile)
         html_rows.append(_html_row(r, rows[0], tile))
