@@ -1,7 +1,7 @@
 """`vlaforge demo`: the whole loop on the built-in sim, in one command.
 
-collect expert demos (clean + one perturbation each, so the policy sees recoveries) → merge →
-check the data → health report → train the default policy for a time budget → evaluate on every
+collect expert demos (a quarter of them with one mid-task perturbation, so the policy sees
+recoveries) → check the data → health report → train the default policy for a time budget → evaluate on every
 split → report. Prints a summary table and the report's path; writes OUT/demo.json.
 """
 
@@ -24,12 +24,13 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
     parser.add_argument("--out", type=Path, default=Path("outputs/demo"), help="directory for data, health, run and eval")
     parser.add_argument("--tasks", default="pick_place", help="task families to collect, train and evaluate ('all' for every one)")
-    parser.add_argument("--episodes", type=int, default=200, help="clean expert episodes per family")
-    parser.add_argument("--perturbed-episodes", type=int, default=100, help="expert episodes per family with one perturbation each")
+    parser.add_argument("--episodes", type=int, default=800, help="expert episodes per family")
+    parser.add_argument("--perturbed-fraction", type=float, default=0.25,
+                        help="share of those episodes with one mid-task perturbation (so the data shows recoveries)")
     parser.add_argument("--budget-minutes", type=float, default=20.0, help="wall-clock minutes of training")
     parser.add_argument("--eval-episodes", type=int, default=50, help="evaluation episodes per family and split")
     parser.add_argument("--workers", type=int, default=2, help="processes for collection and evaluation")
-    parser.add_argument("--quick", action="store_true", help="smoke run: few episodes, 40 training steps, 2 eval episodes per split")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 6 episodes, 40 training steps, 2 eval episodes per split")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(func=run_demo)
 
@@ -41,11 +42,10 @@ def _stage(i: int, text: str) -> float:
     return time.perf_counter()
 
 
-def demo(out: Path, tasks: str = "pick_place", episodes: int = 200, perturbed_episodes: int = 100, budget_minutes: float = 20.0,
+def demo(out: Path, tasks: str = "pick_place", episodes: int = 800, perturbed_fraction: float = 0.25, budget_minutes: float = 20.0,
          eval_episodes: int = 50, workers: int = 2, quick: bool = False, progress: bool = True) -> dict[str, Any]:
     """Run every stage; return what each produced and how long it took (also written to OUT/demo.json)."""
     from vlaforge.data import open_dataset
-    from vlaforge.data.edit import merge_datasets
     from vlaforge.data.validate import check_dataset
     from vlaforge.engine.health.report import write_report
     from vlaforge.engine.health.run import run_health
@@ -59,28 +59,14 @@ def demo(out: Path, tasks: str = "pick_place", episodes: int = 200, perturbed_ep
     from vlaforge.train.trainer import RunConfig, train
 
     if quick:
-        episodes, perturbed_episodes, eval_episodes = 4, 2, 2
+        episodes, eval_episodes = 6, 2
     families = parse_families(tasks)
     out = Path(out)
     res: dict[str, Any] = {"seconds": {}}
-    t = _stage(1, f"collect expert demos: {episodes} clean + {perturbed_episodes} perturbed per family of {', '.join(families)}")
-    clean = collect(out / "parts" / "clean", families, episodes, workers, overwrite=True, progress=progress, seed=0)
-    parts = [out / "parts" / "clean"]
-    res["collect"] = {"clean": clean}
-    if perturbed_episodes > 0:
-        # Seeds after the clean ones; one perturbation per episode, so the experts' recoveries are in the data.
-        pert = collect(out / "parts" / "perturbed", families, perturbed_episodes, workers, perturb=["all"], one_each=True,
-                       overwrite=True, progress=progress, seed=episodes)
-        parts.append(out / "parts" / "perturbed")
-        res["collect"]["perturbed"] = pert
+    t = _stage(1, f"collect {episodes} expert demos per family of {', '.join(families)} ({perturbed_fraction:.0%} with a perturbation)")
     data = out / "data"
-    if len(parts) > 1:
-        merge_datasets(parts, data, overwrite=True)
-    else:
-        import shutil
-
-        shutil.rmtree(data, ignore_errors=True)
-        shutil.copytree(parts[0], data)
+    res["collect"] = collect(data, families, episodes, workers, perturb=["all"], one_each=True, perturb_fraction=perturbed_fraction,
+                             overwrite=True, progress=progress)
     res["seconds"]["collect"] = round(time.perf_counter() - t, 1)
 
     t = _stage(2, f"check the dataset ({data})")
@@ -121,7 +107,7 @@ def run_demo(args: argparse.Namespace) -> int:
     """Run the demo and print the summary."""
     from vlaforge.eval.cli import print_summary
 
-    res = demo(args.out, args.tasks, args.episodes, args.perturbed_episodes, args.budget_minutes, args.eval_episodes, args.workers,
+    res = demo(args.out, args.tasks, args.episodes, args.perturbed_fraction, args.budget_minutes, args.eval_episodes, args.workers,
                args.quick, progress=not args.no_progress)
     d, h, tr = res["data"], res["health"], res["train"]
     print(f"data:   {d['episodes']} episodes, {d['frames']} frames, {d['tasks']} instructions -> {d['path']}")

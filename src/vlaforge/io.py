@@ -50,6 +50,7 @@ def staging_dir(final: Path) -> Iterator[Path]:
     final.parent.mkdir(parents=True, exist_ok=True)
     recover_dir(final)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.staging.", dir=final.parent))
+    os.chmod(tmp, 0o755)  # mkdtemp makes 0700 dirs; the finished directory is meant to be shared
     try:
         yield tmp
         replace_dir(tmp, final)

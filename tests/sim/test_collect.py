@@ -54,3 +54,17 @@ def test_caption_draws_text():
     img = np.zeros((64, 64, 3), np.uint8)
     out = caption(img, "put the red block in the blue bin", "lift")
     assert out.any() and not img.any()
+
+
+@pytest.mark.slow
+def test_collect_spreads_one_perturbation_each_over_a_fraction_of_episodes(tmp_path, capsys):
+    from vlaforge.data import open_dataset
+
+    out = tmp_path / "mix"
+    assert main(["sim", "collect", "--episodes", "4", "--workers", "1", "--perturb", "lighting,distractor", "--one-each",
+                 "--perturb-fraction", "0.5", "--out", str(out)]) == 0
+    ds = open_dataset(out)
+    fired = [ds.flags(ep)["perturbations"] for ep in range(ds.num_episodes)]
+    assert fired == [[], ["lighting"], [], ["distractor"]]
+    assert main(["sim", "collect", "--perturb-fraction", "2", "--out", str(tmp_path / "bad")]) == 1
+    assert "perturb_fraction must be in [0, 1]" in capsys.readouterr().err

@@ -22,6 +22,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--split", default="seen", choices=SPLITS)
     p.add_argument("--perturb", default="", help="comma-separated perturbations, NAME[@after_grasp|@STEP], or 'all'")
     p.add_argument("--one-each", action="store_true", help="give each episode one of the --perturb list in turn, not all of them")
+    p.add_argument("--perturb-fraction", type=float, default=1.0, help="share of episodes (evenly spread) that get perturbations")
     p.add_argument("--image-size", type=int, default=96)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--keep-failures", action="store_true", help="also write episodes where the expert failed (flagged success=false)")
@@ -45,7 +46,8 @@ def _collect(args: argparse.Namespace) -> int:
 
     fams = all_families() if args.tasks == "all" else [t for t in args.tasks.split(",") if t]
     summary = collect(args.out, fams, args.episodes, args.workers, args.split, args.perturb, args.image_size, args.seed,
-                      args.overwrite, only_success=not args.keep_failures, one_each=args.one_each)
+                      args.overwrite, only_success=not args.keep_failures, one_each=args.one_each,
+                      perturb_fraction=args.perturb_fraction)
     print(json.dumps(summary))
     return 0
 

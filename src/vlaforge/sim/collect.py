@@ -81,10 +81,11 @@ def _work(job: tuple) -> dict[str, Any]:
 
 def collect(out: str | Path, families: list[str], episodes: int, workers: int = 2, split: str = "seen",
             perturb: list[str] | None = None, image_size: int = 96, seed: int = 0, overwrite: bool = False,
-            only_success: bool = True, progress: bool = True, one_each: bool = False) -> dict[str, Any]:
+            only_success: bool = True, progress: bool = True, one_each: bool = False, perturb_fraction: float = 1.0) -> dict[str, Any]:
     """`episodes` per family (seeds seed, seed+1, ...), rolled out in `workers` processes, written atomically to `out`.
 
-    With `one_each`, episode k gets only the (k mod n)-th of the n perturbations instead of all of them.
+    `perturb_fraction` of the episodes (evenly spread) get the perturbations, the rest run clean; with
+    `one_each`, the j-th perturbed episode gets only the (j mod n)-th of the n perturbations.
 
     Returns a summary: episodes kept / run, per-family success, seconds, episodes per minute.
     """
@@ -98,13 +99,21 @@ def collect(out: str | Path, families: list[str], episodes: int, workers: int = 
     if episodes < 1 or workers < 1:
         raise ConfigError(f"--episodes and --workers must be >= 1; got {episodes} and {workers}")
     specs = tuple(parse_specs(perturb))
-    pick = (lambda k: (specs[k % len(specs)],)) if one_each and specs else (lambda k: specs)
+    if not 0.0 <= perturb_fraction <= 1.0:
+        raise ConfigError(f"perturb_fraction must be in [0, 1]; got {perturb_fraction}")
+
+    def pick(k: int) -> tuple[str, ...]:
+        j = int((k + 1) * perturb_fraction) - 1  # index among perturbed episodes
+        if not specs or int((k + 1) * perturb_fraction) == int(k * perturb_fraction):
+            return ()
+        return (specs[j % len(specs)],) if one_each else specs
+
     jobs = [(f, seed + k, split, pick(k), image_size) for f in families for k in range(episodes)]
     kept, ran = 0, {f: [0, 0] for f in families}
     t0 = time.perf_counter()
     with DatasetWriter.create(out, fps=FPS, features=feature_spec(image_size), robot_type="vlaforge_tabletop", overwrite=overwrite) as w:
         w.set_lineage({"name": "sim collect", "families": families, "episodes": episodes, "split": split,
-                       "perturb": list(specs), "one_each": one_each, "seed": seed, "image_size": image_size}, parents=[])
+                       "perturb": list(specs), "one_each": one_each, "perturb_fraction": perturb_fraction, "seed": seed, "image_size": image_size}, parents=[])
         with mp.get_context("spawn").Pool(min(workers, len(jobs)), initializer=_init_worker) as pool:
             results = pool.imap(_work, jobs)
             if progress:
