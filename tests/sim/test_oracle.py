@@ -71,3 +71,18 @@ def test_oracle_refuses_an_observation_from_another_step():
 def test_get_state_before_reset_is_an_error():
     with pytest.raises(VlaforgeError, match="reset"):
         make_env("pick_place", render=False).get_state()
+
+
+def test_prefix_is_simulated_first_and_the_expert_plans_from_where_it_leads():
+    env = make_env("pick_place", render=False)
+    obs, info = env.reset(seed=5)
+    prefix = np.array([[0.02, 0.0, 0.0, 0.0], [0.02, 0.01, 0.0, 0.0]], np.float32)  # (2, 4): not what the expert would do
+    chunk = ExpertChunkPredictor(env, horizon=10)(obs, info["instruction"], prefix=prefix)
+    np.testing.assert_array_equal(chunk[:2], prefix)
+    for a in prefix:
+        env.step(a)
+    expert = Expert()
+    for k in range(2, 10):
+        a = expert(env)
+        np.testing.assert_array_equal(a, chunk[k], err_msg=f"step {k}")
+        env.step(a)

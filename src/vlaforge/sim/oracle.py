@@ -5,6 +5,8 @@
 steps and returns the actions it took. That makes it an open-loop chunk policy which succeeds,
 so chunk executors can be judged under latency without training a model. The live env is only
 read, never stepped. The twin starts without perturbations: the oracle does not foresee them.
+Given `prefix=` (actions that will run while the chunk is computed) it simulates them first and
+plans from where they lead, which is the frozen prefix of real-time chunking.
 """
 
 from __future__ import annotations
@@ -28,8 +30,11 @@ class ExpertChunkPredictor:
         self.twin = TabletopEnv(family=env.family, split=env.split, image_size=env.image_size, render=False)
         self.inference_ms: list[float] = []
 
-    def __call__(self, obs: dict[str, np.ndarray], instruction: str) -> np.ndarray:
-        """The expert's next `horizon` actions (H, A) from the live env's state, which must be the state `obs` shows."""
+    def __call__(self, obs: dict[str, np.ndarray], instruction: str, prefix: np.ndarray | None = None) -> np.ndarray:
+        """The expert's next `horizon` actions (H, A) from the live env's state, which must be the state `obs` shows.
+
+        `prefix` (k, A): actions that will run first (while this chunk is being computed); they are
+        simulated, the expert plans from where they lead, and the chunk starts with them."""
         t0 = time.perf_counter()
         live = self.env
         state = np.array([*live.hand_pos(), live.opening()], np.float32)  # (4,)
@@ -38,8 +43,11 @@ class ExpertChunkPredictor:
                                 f"is {np.asarray(obs['observation.state']).tolist()} and the env is at {state.tolist()}: "
                                 "query it right after env.step/reset, from the env loop's thread (simulated clock)")
         self.twin.set_state(live.get_state())
-        expert, actions = Expert(), []
-        for _ in range(self.horizon):
+        actions = [np.asarray(a, np.float32) for a in (prefix if prefix is not None else [])][: self.horizon]
+        for a in actions:
+            self.twin.step(a)
+        expert = Expert()
+        for _ in range(self.horizon - len(actions)):
             a = expert(self.twin)  # (A,)
             actions.append(a)
             self.twin.step(a)
