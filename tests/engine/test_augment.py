@@ -220,17 +220,29 @@ def test_cli_offline_and_list(ds, tmp_path, capsys):
     assert main(["engine", "augment", str(ds.root), "--out", str(tmp_path / "b"), "--recipe", "missing.yaml"]) == 1
 
 
-def test_online_augmentation_in_a_short_training_run(ds, tmp_path):
+def test_online_augmentation_trains_and_resumes_exactly(ds, tmp_path):
+    from safetensors.torch import load_file
+
     from vlaforge.models import PolicyConfig
     from vlaforge.train.config import TrainConfig
     from vlaforge.train.trainer import RunConfig, train
 
     tiny = PolicyConfig(width=32, depth=1, head_depth=1, n_heads=2, chunk=8, image_tokens=4)
-    cfg = TrainConfig(steps=2, batch_size=8, log_every=1, val_every=2, save_every=100, warmup_steps=1, threads=1, augment="default")
-    run = train(RunConfig(str(ds.root), tiny, cfg), tmp_path / "run", progress=False)
-    assert json.loads((run / "config.json").read_text())["train"]["augment"] == "default"
-    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in rows] == [1, 2] and all(np.isfinite(r["loss"]) for r in rows)
+    cfg = TrainConfig(steps=4, batch_size=8, log_every=1, val_every=4, save_every=2, warmup_steps=1, threads=1, augment="default")
+    full = train(RunConfig(str(ds.root), tiny, cfg), tmp_path / "full", progress=False)
+    assert json.loads((full / "config.json").read_text())["train"]["augment"] == "default"
+    rows = [json.loads(line) for line in (full / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 3, 4] and all(np.isfinite(r["loss"]) for r in rows)
+
+    def crash(row):
+        if row["step"] == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(RunConfig(str(ds.root), tiny, cfg), tmp_path / "part", progress=False, on_log=crash)
+    train(RunConfig(str(ds.root), tiny, cfg), tmp_path / "part", resume=True, progress=False)
+    a, b = (load_file(str(r / "checkpoints/last/model.safetensors")) for r in (full, tmp_path / "part"))
+    assert all(torch.equal(a[k], b[k]) for k in a)  # the augmentation draws do not depend on where the run restarted
     bad = dataclasses.replace(cfg, augment="nope.json")
     with pytest.raises(ConfigError, match="does not exist"):
         train(RunConfig(str(ds.root), tiny, bad), tmp_path / "bad", progress=False)

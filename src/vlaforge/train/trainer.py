@@ -216,6 +216,7 @@ def train(
             epoch, i, batch = next(stream)
             in_epoch = i + 1
             if augment is not None:
+                aug_gen.manual_seed(cfg.seed * 7919 + info.rank * 104729 + step)  # per step, so a resumed run draws the same
                 batch = augment(batch, aug_gen)
             batch = to_device(batch, device)
             with autocast(device):
