@@ -186,10 +186,28 @@ def tabletop_run(make_executor, seeds=SEEDS):
     return np.array(success), np.array(jerk), stats, actions
 
 
-def test_async_keeps_local_success_under_100ms_and_is_smoother_than_waiting():
-    local, _, _, _ = tabletop_run(lambda p: NaiveChunkExecutor(p, execute_horizon=8))
-    asy, asy_jerk, asy_stats, _ = tabletop_run(lambda p: AsyncChunkExecutor(p, execute_horizon=8, blend=4, latency_ms=100))
-    naive, naive_jerk, naive_stats, _ = tabletop_run(lambda p: NaiveChunkExecutor(p, execute_horizon=8, latency_ms=100))
+@pytest.fixture(scope="module")
+def local_success():
+    return tabletop_run(lambda p: NaiveChunkExecutor(p, execute_horizon=8))[0]
+
+
+@pytest.fixture(scope="module")
+def naive_100ms():
+    return tabletop_run(lambda p: NaiveChunkExecutor(p, execute_horizon=8, latency_ms=100))
+
+
+@pytest.mark.parametrize("prefix", [True, False], ids=["rtc-prefix", "plain-predict"])
+def test_async_keeps_local_success_under_100ms_and_is_smoother_than_waiting(local_success, naive_100ms, prefix):
+    local = local_success
+    _, naive_jerk, naive_stats, _ = naive_100ms
+
+    def make(oracle):
+        predict = oracle if prefix else (lambda obs, text: oracle(obs, text))  # the plain interface has no `prefix`
+        ex = AsyncChunkExecutor(predict, execute_horizon=8, blend=4, latency_ms=100)
+        assert ex.pass_prefix == prefix
+        return ex
+
+    asy, asy_jerk, asy_stats, _ = tabletop_run(make)
     _, lo, hi = wilson(int(local.sum()), len(local))
     assert lo <= asy.mean() <= hi, (local.mean(), asy.mean())
     assert asy_jerk.mean() < naive_jerk.mean()
