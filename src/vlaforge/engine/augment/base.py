@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Sequence
 
 import torch
 
-from vlaforge.errors import ConfigError
+from vlaforge.errors import ConfigError, DatasetError
 
 STATE = "observation.state"
 ACTION = "action"
@@ -69,6 +69,7 @@ class DataSpec:
     action_names: tuple[str, ...] | None = None
     state_names: tuple[str, ...] | None = None
     has_state: bool = True
+    state_dim: int = 0
     tasks: tuple[str, ...] = ()
     state_std: tuple[float, ...] | None = None
 
@@ -80,7 +81,7 @@ class DataSpec:
         try:
             if STATE in ds.stats:
                 std = tuple(float(v) for v in ds.stats[STATE]["std"].reshape(-1))
-        except Exception:  # stats are optional for augmentation; state noise then uses absolute units
+        except DatasetError:  # no meta/stats.json: state noise then works in absolute units
             std = None
         return cls(
             cameras=tuple(ds.camera_keys),
@@ -88,6 +89,7 @@ class DataSpec:
             action_names=tuple(feats[ACTION].names) if ACTION in feats and feats[ACTION].names else None,
             state_names=tuple(feats[STATE].names) if STATE in feats and feats[STATE].names else None,
             has_state=STATE in feats,
+            state_dim=int(feats[STATE].shape[0]) if STATE in feats else 0,
             tasks=tuple(ds.tasks),
             state_std=std,
         )

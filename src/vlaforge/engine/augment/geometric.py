@@ -168,24 +168,28 @@ class Crop(ImageAugmentation):
         return warp(x, theta, "border")
 
 
-@register("rotate")
-class Rotate(ImageAugmentation):
-    """Small in-plane rotation of every camera (camera roll jitter), up to `degrees` either way."""
+class _JitterAngle(ImageAugmentation):
+    """Base of rotate and shear: one `degrees` limit, refused beyond camera jitter."""
 
     showcase = {"degrees": 20.0}
 
     @dataclasses.dataclass(frozen=True)
     class Params:
-        """degrees: largest rotation either way (at most 30: beyond that it is not camera jitter)."""
+        """degrees: largest angle either way (at most 30: beyond that it is not camera jitter)."""
 
         degrees: float = 8.0
 
     def check(self) -> None:
         if not 0 < self.params.degrees <= MAX_JITTER_DEGREES:
             raise AugmentRefused(
-                f"rotate.params.degrees = {self.params.degrees}: rotations model camera jitter, which keeps world-frame "
+                f"{self.name}.params.degrees = {self.params.degrees}: {self.name} models camera jitter, which keeps world-frame "
                 f"actions true only for small angles; use 0 < degrees <= {MAX_JITTER_DEGREES:g}, or rot90 for top-down cameras"
             )
+
+
+@register("rotate")
+class Rotate(_JitterAngle):
+    """Small in-plane rotation of every camera (camera roll jitter), up to `degrees` either way."""
 
     def sample(self, n: int, g: torch.Generator) -> dict[str, torch.Tensor]:
         return {"angle": uniform(n, -self.params.degrees, self.params.degrees, g) * math.pi / 180}
@@ -198,20 +202,8 @@ class Rotate(ImageAugmentation):
 
 
 @register("shear")
-class Shear(ImageAugmentation):
-    """Small horizontal and vertical shear of every camera (a slightly skewed camera), up to `degrees`."""
-
-    showcase = {"degrees": 20.0}
-
-    @dataclasses.dataclass(frozen=True)
-    class Params:
-        """degrees: largest shear angle either way, per image axis (at most 30)."""
-
-        degrees: float = 8.0
-
-    def check(self) -> None:
-        if not 0 < self.params.degrees <= MAX_JITTER_DEGREES:
-            raise AugmentRefused(f"shear.params.degrees = {self.params.degrees}: use 0 < degrees <= {MAX_JITTER_DEGREES:g} (camera jitter)")
+class Shear(_JitterAngle):
+    """Small horizontal and vertical shear of every camera (a slightly skewed camera), up to `degrees` per image axis."""
 
     def sample(self, n: int, g: torch.Generator) -> dict[str, torch.Tensor]:
         d = self.params.degrees * math.pi / 180

@@ -35,23 +35,24 @@ class StateNoise(Augmentation):
         unknown = sorted(set(self.params.skip) - set(names))
         if unknown:
             raise ConfigError(f"state_noise.params.skip names {unknown}, which are not state axes; the state axes are {names}")
+        self.dim = self.spec.state_dim or len(names) or len(self.spec.state_std or ())
         std = self.spec.state_std
-        self.scale = torch.tensor(std) if std is not None else None
-        self.keep = torch.tensor([n not in self.params.skip for n in names]) if names else None
+        self.scale = torch.tensor(std) if std is not None and len(std) == self.dim else None
+        self.keep = torch.tensor([n not in self.params.skip for n in names]) if len(names) == self.dim and self.params.skip else None
 
     def sample(self, n: int, g: torch.Generator) -> dict[str, torch.Tensor]:
-        dim = len(self.spec.state_names or self.spec.state_std or ())
-        return {"bias": torch.randn(n, max(dim, 1), generator=g)}
+        return {"bias": torch.randn(n, self.dim, generator=g)}
 
     def apply(self, batch: AugBatch, idx: torch.Tensor, params: dict[str, torch.Tensor], g: torch.Generator) -> None:
         s = batch.state
         if s is None:
             return
         n, T, D = s[idx].shape
-        bias = params["bias"][:, :D] if params["bias"].shape[1] == D else torch.randn(n, D, generator=g)
-        noise = bias[:, None] * self.params.bias + torch.randn(n, T, D, generator=g) * self.params.jitter  # (n, T, D)
-        if self.scale is not None and len(self.scale) == D:
+        if D != self.dim:
+            raise AugmentRefused(f"state_noise: observation.state has {D} axes in the batch but {self.dim} in the dataset's features")
+        noise = params["bias"][:, None] * self.params.bias + torch.randn(n, T, D, generator=g) * self.params.jitter  # (n, T, D)
+        if self.scale is not None:
             noise = noise * self.scale
-        if self.keep is not None and len(self.keep) == D:
+        if self.keep is not None:
             noise = noise * self.keep
         s[idx] = s[idx] + noise.to(s.device, s.dtype)
