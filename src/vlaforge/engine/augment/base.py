@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Sequence
 
 import torch
 
-from vlaforge.errors import ConfigError, DatasetError
+from vlaforge.errors import ConfigError, DatasetError, FeatureMismatch
 
 STATE = "observation.state"
 ACTION = "action"
@@ -105,7 +105,7 @@ class AugBatch:
             x = batch[c]
             if not isinstance(x, torch.Tensor) or x.dtype != torch.uint8 or x.ndim != 5 or x.shape[2] != 3:
                 got = f"{x.dtype} {tuple(x.shape)}" if isinstance(x, torch.Tensor) else type(x).__name__
-                raise ConfigError(f"augment: {c} must be uint8 (B, T, 3, H, W) as the training loader gives it; got {got}")
+                raise FeatureMismatch(f"augment: {c} must be uint8 (B, T, 3, H, W) as the training loader gives it; got {got}")
         self.task: list[str] = list(batch.get("task", []))
         self.size = len(self.task) if self.task else (batch[self.cameras[0]].shape[0] if self.cameras else batch[ACTION].shape[0])
         self.state: torch.Tensor | None = batch[STATE].clone() if STATE in batch else None  # (B, T, S)
