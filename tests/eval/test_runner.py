@@ -101,3 +101,52 @@ def test_detectors_find_stuck_oscillation_and_drop_and_stay_quiet_on_smooth_moti
     drop = FailureDetector(fps=10)
     _feed(drop, range(20), lambda t: np.array([0.02 * t, 0, 0]), lambda t: float(t < 10), held=lambda t: t < 10)
     assert drop.kinds == ["dropped"]
+
+
+def test_async_executor_with_simulated_latency_is_an_eval_actor(sim_checkpoint, tmp_path):
+    kw = dict(tasks="pick_place", splits="seen", episodes=2, workers=1, progress=False)
+    evaluate({"checkpoint": sim_checkpoint, "executor": "async", "latency_ms": 100}, tmp_path / "a", **kw)
+    evaluate({"checkpoint": sim_checkpoint, "executor": "async", "latency_ms": 100}, tmp_path / "b", **kw)
+    ra, rb = _strip_timing(tmp_path / "a" / "records.jsonl"), _strip_timing(tmp_path / "b" / "records.jsonl")
+    assert ra == rb and len(ra) == 2  # simulated latency is deterministic
+    with pytest.raises(ConfigError, match="needs --executor"):
+        evaluate({"checkpoint": sim_checkpoint, "executor": "policy", "latency_ms": 100}, tmp_path / "c", **kw)
+
+
+@pytest.fixture
+def served_sim_policy(sim_checkpoint):
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from vlaforge.serve.cli import load_predictor
+    from vlaforge.serve.server import create_app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(create_app(load_predictor(sim_checkpoint, threads=1), token="tok"), host="127.0.0.1",
+                                        port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    while not srv.started:
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(timeout=5)
+
+
+def test_eval_through_a_real_server_with_latency(served_sim_policy, tmp_path, capsys):
+    from vlaforge.cli import main
+
+    out = tmp_path / "served"
+    assert main(["eval", "--server", served_sim_policy, "--token", "tok", "--latency-ms", "100", "--split", "seen",
+                 "--episodes", "2", "--workers", "1", "--no-progress", "--out", str(out)]) == 0
+    recs = load_records(out / "records.jsonl")
+    assert len(recs) == 2 and all(r.inference_ms > 0 for r in recs)
+    assert "tok" not in (out / "results.json").read_text()  # the token is never written down
+    assert main(["eval", "--server", served_sim_policy, "--token", "wrong", "--split", "seen", "--episodes", "1",
+                 "--out", str(tmp_path / "x")]) == 1
+    assert "401" in capsys.readouterr().err

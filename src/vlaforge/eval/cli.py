@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 EPILOG = """examples:
   vlaforge eval --checkpoint runs/flow --split all --episodes 20 --out outputs/eval_flow
   vlaforge eval --checkpoint runs/flow --tasks pick_place,push --split perturbed --episodes 50 --out outputs/eval_p
+  vlaforge eval --checkpoint runs/flow --executor async --latency-ms 100 --split seen --out outputs/eval_async100
+  vlaforge eval --server http://127.0.0.1:8765 --token $TOKEN --latency-ms 100 --split seen --out outputs/eval_served
   vlaforge eval compare outputs/eval_flow outputs/eval_chunk      paired test on the shared episodes"""
 
 
@@ -19,6 +22,12 @@ def register(parser: argparse.ArgumentParser) -> None:
 
     parser.epilog = EPILOG
     parser.add_argument("--checkpoint", type=Path, help="run directory or checkpoint to evaluate")
+    parser.add_argument("--server", help="evaluate a policy served by `vlaforge serve` at this URL instead of a checkpoint")
+    parser.add_argument("--token", default=None, help="bearer token for --server (or set VLAFORGE_TOKEN)")
+    parser.add_argument("--executor", choices=["policy", "async", "naive"], default=None,
+                        help="how chunks are executed: the policy's own queue (default for checkpoints), async (overlapped "
+                             "inference + blending; default for --server and --latency-ms) or naive (wait, then act)")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="inference latency to simulate, in control steps of the sim clock")
     parser.add_argument("--suite", default="tabletop", help="evaluation suite (tabletop)")
     parser.add_argument("--tasks", default="pick_place", help="task family, comma-separated families, or 'all'")
     parser.add_argument("--split", default="all", help=f"one of {', '.join(EVAL_SPLITS)}, a comma list, or 'all'")
@@ -64,12 +73,15 @@ def run_eval(args: argparse.Namespace) -> int:
     from vlaforge.errors import ConfigError
     from vlaforge.eval.runner import evaluate
 
-    if args.checkpoint is None or args.out is None:
-        raise ConfigError("vlaforge eval needs --checkpoint RUN and --out DIR (see `vlaforge eval --help`)")
-    source = {"checkpoint": args.checkpoint, **({"n_action_steps": args.n_action_steps} if args.n_action_steps else {})}
+    if (args.checkpoint is None) == (args.server is None) or args.out is None:
+        raise ConfigError("vlaforge eval needs one of --checkpoint RUN or --server URL, and --out DIR (see `vlaforge eval --help`)")
+    source: dict[str, Any] = {"checkpoint": args.checkpoint} if args.checkpoint else {"server": args.server, "token": args.token or os.environ.get("VLAFORGE_TOKEN")}
+    for key in ("n_action_steps", "executor", "latency_ms"):
+        if getattr(args, key):
+            source[key] = getattr(args, key)
     res = evaluate(source, args.out, suite=args.suite, tasks=args.tasks, splits=args.split,
                    episodes=args.episodes, workers=args.workers, videos_per_outcome=args.videos, progress=not args.no_progress)
-    print_summary(res["summary"], f"{args.checkpoint} on {args.suite}")
+    print_summary(res["summary"], f"{args.checkpoint or args.server} on {args.suite}")
     print(f"report: {args.out / 'report.html'}")
     return 0
 

@@ -17,6 +17,9 @@ from vlaforge.eval.stats import mean_jerk
 from vlaforge.eval.suite import EpisodeSpec
 
 _ENVS: dict[tuple, Any] = {}  # per-process cache: building a MuJoCo env costs ~50 ms
+# Jerk is measured on the arm's motion: the gripper's 0/1 switches would dominate it, and a robot
+# standing still (a wait-then-act executor) would look smoother for adding zero-jerk steps.
+ARM = [0, 1, 2]  # dx, dy, dz of the tabletop action (dx, dy, dz, gripper)
 
 
 class Actor(Protocol):
@@ -94,6 +97,6 @@ def run_episode(actor: Actor, spec: EpisodeSpec, image_size: int = 96, keep_fram
         steps=env.t, perturbations=[e["name"] for e in info["events"]],
         recover_steps=(success_step - first_event) if (success_step is not None and first_event is not None) else None,
         failures=failures, hard_moments=detector.events, inference_ms=float(np.mean(ms)) if ms else 0.0,
-        jerk=mean_jerk(np.stack(actions), env.fps), events=info["events"],
+        jerk=mean_jerk(np.stack(actions)[:, ARM], env.fps), events=info["events"],
     )
     return record, frames

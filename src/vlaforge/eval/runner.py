@@ -24,18 +24,44 @@ _ACTOR: Any = None  # per worker process
 
 
 def make_actor(source: dict[str, Any]) -> Any:
-    """An actor from a picklable description: {"checkpoint": RUN_OR_CKPT, "n_action_steps": N (optional)} (a local policy on CPU)."""
-    if "checkpoint" in source:
-        import dataclasses
+    """An actor from a picklable description.
 
+    {"checkpoint": RUN} a local policy on CPU, or {"server": URL, "token": T} a `vlaforge serve` policy;
+    optional "n_action_steps" (actions per chunk), "executor" ("policy" | "async" | "naive") and
+    "latency_ms" (simulated inference latency, in control steps of the env's clock; needs an executor).
+    """
+    import dataclasses
+
+    from vlaforge.sim.env import FPS
+
+    executor = source.get("executor") or ("async" if "server" in source or source.get("latency_ms") else "policy")
+    horizon = int(source.get("n_action_steps") or 0)
+    if "checkpoint" in source:
         from vlaforge.eval.rollout import PolicyActor
         from vlaforge.models import load_policy
 
         policy = load_policy(source["checkpoint"], device="cpu")
-        if source.get("n_action_steps"):  # re-plan more or less often than the checkpoint's default
-            policy.cfg = dataclasses.replace(policy.cfg, n_action_steps=int(source["n_action_steps"]))
-        return PolicyActor(policy)
-    raise ConfigError(f"unknown actor source {sorted(source)}; expected 'checkpoint'")
+        if horizon:  # re-plan more or less often than the checkpoint's default
+            policy.cfg = dataclasses.replace(policy.cfg, n_action_steps=horizon)
+        if executor == "policy":
+            if source.get("latency_ms"):
+                raise ConfigError("--latency-ms needs --executor async or naive (a plain policy has no latency model)")
+            return PolicyActor(policy)
+        predict, horizon = policy.predict_chunk, policy.cfg.n_action_steps
+    elif "server" in source:
+        from vlaforge.serve.client import Client
+
+        if executor == "policy":
+            raise ConfigError("a served policy runs through an executor: --executor async or naive")
+        predict, horizon = Client(source["server"], token=source.get("token")).predict_chunk, horizon or 8
+    else:
+        raise ConfigError(f"unknown actor source {sorted(source)}; expected 'checkpoint' or 'server'")
+    from vlaforge.serve.executor import AsyncChunkExecutor, NaiveChunkExecutor
+
+    if executor not in ("async", "naive"):
+        raise ConfigError(f"unknown executor {executor!r}; choose from policy, async, naive")
+    cls = AsyncChunkExecutor if executor == "async" else NaiveChunkExecutor
+    return cls(predict, execute_horizon=horizon, latency_ms=float(source.get("latency_ms") or 0.0), fps=FPS, clock="sim")
 
 
 def _init_worker(source: dict[str, Any]) -> None:
@@ -45,13 +71,18 @@ def _init_worker(source: dict[str, Any]) -> None:
 
     torch.set_num_threads(1)
     global _ACTOR
-    _ACTOR = make_actor(source)
+    try:
+        _ACTOR = make_actor(source)
+    except Exception as e:  # noqa: BLE001 - an initializer that raises makes Pool respawn workers forever
+        _ACTOR = e
 
 
 def _work(job: tuple[EpisodeSpec, int]) -> tuple[EpisodeRecord, np.ndarray | None]:
     import torch
 
     spec, image_size = job
+    if isinstance(_ACTOR, Exception):
+        raise _ACTOR
     torch.manual_seed(spec.seed)
     record, frames = run_one(_ACTOR, spec, image_size)
     return record, frames
@@ -66,13 +97,28 @@ def run_one(actor: Any, spec: EpisodeSpec, image_size: int = 96) -> tuple[Episod
 
 
 def check_policy_fits_env(source: dict[str, Any], image_size: int) -> None:
-    """Fail before any worker starts if the checkpoint's features or fps differ from the tabletop env's."""
-    if "checkpoint" not in source:
-        return
-    from vlaforge.models import load_policy
+    """Fail before any worker starts if the policy's inputs/outputs (or fps) differ from the tabletop env's."""
+    from vlaforge.errors import CheckpointError
     from vlaforge.sim.env import FPS, feature_spec
 
-    load_policy(source["checkpoint"]).check_compatible(feature_spec(image_size), FPS, what="tabletop env")
+    make_actor(source)  # a bad combination of options fails here, not in every worker
+    features = feature_spec(image_size)
+    if "checkpoint" in source:
+        from vlaforge.models import load_policy
+
+        load_policy(source["checkpoint"]).check_compatible(features, FPS, what="tabletop env")
+        return
+    from vlaforge.serve.client import Client
+
+    spec = Client(source["server"], token=source.get("token")).health()["spec"]
+    want = {k: list(f.shape) for k, f in features.items() if k.startswith("observation.")}
+    got = {k: v["shape"] for k, v in spec["observation"].items()}
+    diffs = [f"{k}: server {got.get(k)}, env {v}" for k, v in want.items() if got.get(k) != v]
+    diffs += [f"{k}: served policy wants it, the env has no such observation" for k in got if k not in want]
+    if spec["action"]["dim"] != features["action"].shape[0]:
+        diffs.append(f"action dim: server {spec['action']['dim']}, env {features['action'].shape[0]}")
+    if diffs:
+        raise CheckpointError(f"the policy at {source['server']} does not match the tabletop env: " + "; ".join(diffs))
 
 
 def evaluate(source: dict[str, Any], out: str | Path, suite: str = "tabletop", tasks: str | list[str] = "pick_place",
@@ -107,7 +153,7 @@ def evaluate(source: dict[str, Any], out: str | Path, suite: str = "tabletop", t
                 slot.append((record, frames))
     seconds = time.perf_counter() - t0
     summary = summarize(records)
-    meta = {"source": {k: str(v) for k, v in source.items()}, "suite": suite, "tasks": families, "splits": split_list,
+    meta = {"source": {k: str(v) for k, v in source.items() if k != "token"}, "suite": suite, "tasks": families, "splits": split_list,
             "episodes_per_split_and_task": episodes, "workers": workers, "seconds": round(seconds, 1),
             "title": title or f"evaluation of {next(iter(source.values()))}"}
     with staging_dir(Path(out)) as tmp:
