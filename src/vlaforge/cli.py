@@ -17,7 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("vlaforge.demo", "the whole loop on the built-in sim: collect, check, health, train, evaluate, report"),
     "data": ("vlaforge.data.cli", "create, inspect, check, convert and edit LeRobot v3.0 datasets"),
     "bench": ("vlaforge.serve.bench", "measure: `bench latency RUN` (PyTorch vs ONNX fp32 vs ONNX int8)"),
-    "engine": ("vlaforge.engine.cli", "data engine: `engine health DATASET --out DIR` finds what a policy would learn wrong"),
+    "engine": ("vlaforge.engine.cli", "data engine: `engine health` (what a policy would learn wrong), `engine augment` (time-consistent, action-aware)"),
     "eval": ("vlaforge.eval.cli", "evaluate a checkpoint on the tabletop suite (splits, perturbations, intervals, report); compare two evals"),
     "export": ("vlaforge.serve.export_cli", "export a policy to ONNX (fp32 or int8) with a parity check against PyTorch"),
     "serve": ("vlaforge.serve.cli", "serve a policy over HTTP/WebSocket with auth, schema checks, rate limits, metrics"),

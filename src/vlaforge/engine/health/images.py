@@ -11,7 +11,7 @@ from vlaforge.engine.health.motion import runs_of
 from vlaforge.errors import DatasetError
 
 GREY = np.array([0.299, 0.587, 0.114], np.float32)
-AUGMENT = "`vlaforge engine augment` (lighting)"
+AUGMENT = "`vlaforge engine augment DATASET --recipe photometric --out NEW` or `--train.augment photometric` (brightness, exposure)"
 
 
 def frame_stats(frames: np.ndarray) -> dict[str, np.ndarray]:
