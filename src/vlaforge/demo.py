@@ -84,8 +84,9 @@ def demo(out: Path, tasks: str = "pick_place", episodes: int = 800, perturbed_fr
     res["seconds"]["health"] = round(time.perf_counter() - t, 1)
 
     t = _stage(4, "train the default policy" + (" (quick: 40 steps)" if quick else f" for {budget_minutes:g} minutes"))
-    tcfg = TrainConfig(steps=40, val_every=20, save_every=40, log_every=10, warmup_steps=5) if quick else \
-        TrainConfig(steps=100_000, batch_size=64, budget_minutes=budget_minutes, val_every=1000, save_every=2000)
+    # The default augmentation recipe (crops, flips, photometric): without it the policy memorises the layouts it saw.
+    tcfg = TrainConfig(steps=40, val_every=20, save_every=40, log_every=10, warmup_steps=5, augment="default") if quick else \
+        TrainConfig(steps=100_000, batch_size=64, budget_minutes=budget_minutes, val_every=1000, save_every=2000, augment="default")
     run = train(RunConfig(str(data), PolicyConfig(), tcfg), out / "run", progress=progress)
     last = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
     res["train"] = {"run": str(run), "steps": last[-1]["step"] if last else 0, "final_loss": last[-1]["loss"] if last else None,
