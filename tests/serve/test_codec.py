@@ -54,6 +54,9 @@ def test_tampered_arrays_are_rejected():
         codec.decode_array({**enc, "data": enc["data"][:-1]})
     with pytest.raises(codec.DecodeError, match="not allowed"):
         codec.decode_array({**enc, "dtype": "object"})
+    for unhashable in ([], {}):  # found by the server fuzz: once a TypeError, so a 500
+        with pytest.raises(codec.DecodeError, match="not allowed"):
+            codec.decode_array({**enc, "dtype": unhashable})
     with pytest.raises(codec.DecodeError, match="exceeds"):
         codec.decode_array({**enc, "shape": [1 << 30]})
     with pytest.raises(codec.DecodeError, match="not valid"):

@@ -37,7 +37,7 @@ def decode_array(d: Any, max_elements: int = 1 << 24) -> np.ndarray:
     if not isinstance(d, dict) or d.get("__nd__") != 1:
         raise DecodeError("expected an encoded array {__nd__, dtype, shape, data}")
     dtype, shape, data = d.get("dtype"), d.get("shape"), d.get("data")
-    if dtype not in ALLOWED_DTYPES:
+    if not isinstance(dtype, str) or dtype not in ALLOWED_DTYPES:
         raise DecodeError(f"dtype {dtype!r} is not allowed; use one of {sorted(ALLOWED_DTYPES)}")
     if not isinstance(shape, list) or not all(isinstance(s, int) and 0 <= s for s in shape) or len(shape) > 8:
         raise DecodeError(f"shape must be a list of non-negative ints, got {shape!r}")
