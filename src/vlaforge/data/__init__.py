@@ -5,8 +5,7 @@ Public names are resolved lazily so `import vlaforge.data` does not import pyarr
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from vlaforge.lazy import lazy_getattr
 
 _EXPORTS = {
     "Feature": "vlaforge.data.features",
@@ -21,8 +20,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'vlaforge.data' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

@@ -5,8 +5,7 @@ Names resolve lazily so `import vlaforge.models` does not import torch or transf
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from vlaforge.lazy import lazy_getattr
 
 _EXPORTS = {
     "PolicyConfig": "vlaforge.models.config",
@@ -19,8 +18,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'vlaforge.models' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

@@ -6,8 +6,9 @@ Public names resolve lazily, so `import vlaforge.sim` imports neither mujoco nor
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
+
+from vlaforge.lazy import lazy_getattr
 
 _EXPORTS = {
     "TabletopEnv": "vlaforge.sim.env",
@@ -35,10 +36,7 @@ def make_env(task: str = "pick_place", seed: int | None = None, split: str = "se
     return env
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'vlaforge.sim' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _EXPORTS)
 
 
 def _register() -> None:

@@ -5,8 +5,7 @@ Public names resolve lazily, so importing this package costs nothing until a che
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from vlaforge.lazy import lazy_getattr
 
 _EXPORTS = {
     "HealthConfig": "vlaforge.engine.health.config",
@@ -19,8 +18,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'vlaforge.engine.health' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _EXPORTS)
