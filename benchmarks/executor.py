@@ -38,7 +38,7 @@ def run(job: tuple[str, str, int, int]) -> dict[str, Any]:
     from vlaforge.eval.stats import mean_jerk, wilson
     from vlaforge.serve.executor import AsyncChunkExecutor, NaiveChunkExecutor
     from vlaforge.sim import make_env
-    from vlaforge.sim.oracle import ExpertChunkPredictor
+    from vlaforge.sim.oracle import ExpertChunkPredictor, roll_out
 
     condition, name, latency, seeds = job
     env = make_env("pick_place", render=False, perturb=CONDITIONS[condition])
@@ -51,17 +51,9 @@ def run(job: tuple[str, str, int, int]) -> dict[str, Any]:
     success, jerk, steps, stats = [], [], [], []
     t0 = time.perf_counter()
     for seed in range(seeds):
-        obs, info = env.reset(seed=seed)
-        ex.reset()
-        actions = []
-        for _ in range(env.max_steps):
-            a = ex(obs, info["instruction"])
-            actions.append(a)
-            obs, _, terminated, truncated, info = env.step(a)
-            if terminated or truncated:
-                break
-        success.append(bool(info["success"]))
-        jerk.append(mean_jerk(np.stack(actions)[:, :3], env.fps))
+        ok, actions = roll_out(env, ex, seed)
+        success.append(ok)
+        jerk.append(mean_jerk(actions[:, :3], env.fps))
         steps.append(env.t)
         stats.append(ex.stats.summary())
     rate, lo, hi = wilson(sum(success), len(success))

@@ -164,25 +164,17 @@ SEEDS = range(20)
 def tabletop_run(make_executor, seeds=SEEDS):
     """Success per episode, arm jerk per episode (xyz deltas; the gripper is a binary command) and the stats."""
     from vlaforge.sim import make_env
-    from vlaforge.sim.oracle import ExpertChunkPredictor
+    from vlaforge.sim.oracle import ExpertChunkPredictor, roll_out
 
     env = make_env("pick_place", render=False)
     ex = make_executor(ExpertChunkPredictor(env, horizon=H))
     success, jerk, stats, actions = [], [], [], []
     for seed in seeds:
-        obs, info = env.reset(seed=seed)
-        ex.reset()
-        acts = []
-        for _ in range(env.max_steps):
-            a = ex(obs, info["instruction"])
-            acts.append(a)
-            obs, _, terminated, truncated, info = env.step(a)
-            if terminated or truncated:
-                break
-        success.append(info["success"])
-        jerk.append(mean_jerk(np.stack(acts)[:, :3], env.fps))
+        ok, acts = roll_out(env, ex, seed)
+        success.append(ok)
+        jerk.append(mean_jerk(acts[:, :3], env.fps))
         stats.append(ex.stats.summary())
-        actions.append(np.stack(acts))
+        actions.append(acts)
     return np.array(success), np.array(jerk), stats, actions
 
 

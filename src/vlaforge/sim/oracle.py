@@ -12,6 +12,7 @@ plans from where they lead, which is the frozen prefix of real-time chunking.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import numpy as np
 
@@ -57,3 +58,17 @@ class ExpertChunkPredictor:
     def reset(self) -> None:
         """Forget the per-call timings (new episode)."""
         self.inference_ms = []
+
+
+def roll_out(env: TabletopEnv, actor: Any, seed: int) -> tuple[bool, np.ndarray]:
+    """Reset `env` at `seed`, then `actor.reset()`; step `actor(obs, instruction)` to the episode's end → (success, actions (T, A))."""
+    obs, info = env.reset(seed=seed)
+    actor.reset()
+    actions = []
+    for _ in range(env.max_steps):
+        a = actor(obs, info["instruction"])
+        actions.append(a)
+        obs, _, terminated, truncated, info = env.step(a)
+        if terminated or truncated:
+            break
+    return bool(info["success"]), np.stack(actions)
