@@ -30,7 +30,9 @@ def _eval(run: Path, out: Path, episodes: int) -> dict:
 
 
 def _fmt(r: dict) -> str:
-    return f"{r['rate']:.0%} [{r['ci95'][0]:.0%}, {r['ci95'][1]:.0%}] (n {r['n']})"
+    from vlaforge.eval.stats import interval_text
+
+    return f"{r['rate']:.0%} {interval_text(r)} (n {r['n']})"
 
 
 def main() -> None:

@@ -30,13 +30,15 @@ def main() -> None:
         if cli(["demo", "--out", str(args.out), "--no-progress", *demo_args]) != 0:
             raise SystemExit("demo failed")
         args.reuse = args.out
+    from vlaforge.eval.stats import interval_text
+
     res = json.loads((args.reuse / "demo.json").read_text())
     lineage = json.loads((args.reuse / "eval" / "results.json").read_text())["meta"]
     summary = res["eval"]["summary"]
     splits = {s: {"rate": r["rate"], "ci95": r["ci95"], "n": r["n"], "target": TARGETS.get(s)} for s, r in summary["by_split"].items()}
     result = {"data": res["data"], "collect": res["collect"], "train": res["train"], "seconds": res["seconds"], "splits": splits,
               "recovery": summary["recovery"], "failures": summary["failures"], "eval_tasks": lineage["tasks"], "note": args.note}
-    parts = [f"{s} {v['rate']:.0%} [{v['ci95'][0]:.0%}, {v['ci95'][1]:.0%}]" for s, v in splits.items()]
+    parts = [f"{s} {v['rate']:.0%} {interval_text(v)}" for s, v in splits.items()]
     met = [s for s, t in TARGETS.items() if s in splits and splits[s]["rate"] >= t]
     doc = (f"**Quality** (`vlaforge demo` defaults: {res['data']['episodes']} expert episodes of {', '.join(lineage['tasks'])}, default cnn+flow policy, "
            f"{res['train']['steps']} steps in {res['train']['minutes']:.1f} min on 2 CPU cores, {splits['seen']['n']} eval episodes per split): "

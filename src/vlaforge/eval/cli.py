@@ -52,16 +52,18 @@ def print_summary(summary: dict[str, Any], title: str = "success") -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from vlaforge.eval.stats import interval_text
+
     t = Table(title=title)
     for h in ("split", "episodes", "success", "95% interval"):
         t.add_column(h, justify="right" if h != "split" else "left")
     for name, r in {**summary["by_split"], "all": summary["overall"]}.items():
-        t.add_row(name, str(r["n"]), f"{r['rate']:.0%}", f"[{r['ci95'][0]:.0%}, {r['ci95'][1]:.0%}]")
+        t.add_row(name, str(r["n"]), f"{r['rate']:.0%}", interval_text(r))
     con = Console()
     con.print(t)
     rec, lat = summary["recovery"], summary["inference_ms"]
     if rec["n"]:
-        con.print(f"recovery after a perturbation: {rec['rate']:.0%} of {rec['n']} [{rec['ci95'][0]:.0%}, {rec['ci95'][1]:.0%}]")
+        con.print(f"recovery after a perturbation: {rec['rate']:.0%} of {rec['n']} {interval_text(rec)}")
     if summary["failures"]:
         con.print("failures: " + ", ".join(f"{k} {v}" for k, v in summary["failures"].items()))
     if lat:

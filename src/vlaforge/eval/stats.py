@@ -38,6 +38,12 @@ def mcnemar(a: Sequence[bool], b: Sequence[bool]) -> dict[str, float]:
     return {"a_only": a_only, "b_only": b_only, "p_value": p}
 
 
+def interval_text(rate: dict) -> str:
+    """A rate record's ({"ci95": [lo, hi], ...}) Wilson interval as "[lo%, hi%]"."""
+    lo, hi = rate["ci95"]
+    return f"[{lo:.0%}, {hi:.0%}]"
+
+
 def paired_bootstrap(a: Sequence[float], b: Sequence[float], n_boot: int = 10000, seed: int = 0) -> dict[str, float]:
     """Bootstrap over paired episodes of mean(b - a): estimate, 95% interval, P(diff <= 0)."""
     d = np.asarray(b, np.float64) - np.asarray(a, np.float64)
