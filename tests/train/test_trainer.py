@@ -13,6 +13,7 @@ from safetensors.torch import load_file
 
 from vlaforge.cli import main
 from vlaforge.models import PolicyConfig, load_policy
+from vlaforge.train.checkpoint import load_train_state
 from vlaforge.train.config import TrainConfig
 from vlaforge.train.trainer import RunConfig, train
 
@@ -25,8 +26,9 @@ def _cfg(ds, **train_kw):
     return RunConfig(str(ds.root), TINY, TrainConfig(**kw))
 
 
-def _weights(run, name="train_state.pt"):
-    return torch.load(run / "checkpoints" / "last" / name, weights_only=False)["model"]
+def _weights(run):
+    """The raw (non-EMA) weights of the last checkpoint's resume state."""
+    return load_train_state(run / "checkpoints" / "last")["model"]
 
 
 def test_run_layout_and_checkpoint_loads(tiny_dataset, tmp_path):

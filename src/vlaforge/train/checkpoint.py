@@ -4,7 +4,8 @@ RUN/
   config.json                 the full resolved run config
   metrics.jsonl, metrics.csv  one row per logged step
   checkpoints/000500/         model.safetensors (EMA weights), config.json, normalization.json,
-                              dataset.json, train_state.pt (raw weights, optimizer, scheduler, step, RNG)
+                              dataset.json, train_state.safetensors + train_state.json (raw weights,
+                              optimizer, scheduler, step, RNG; see `state_io`, never pickle)
   checkpoints/last -> 000500  symlink to the newest complete checkpoint
 Each checkpoint is written to a temp dir and renamed, and `last` is swapped atomically, so a
 crash never leaves `last` pointing at a half-written checkpoint.
@@ -23,6 +24,9 @@ import numpy as np
 import torch
 
 from vlaforge.errors import CheckpointError
+from vlaforge.train import state_io
+
+LEGACY_STATE = "train_state.pt"
 
 
 def checkpoints_dir(run: Path) -> Path:
@@ -51,7 +55,7 @@ def write_checkpoint(run: Path, step: int, save_model: Any, train_state: dict[st
     try:
         save_model(tmp)
         if train_state is not None:
-            torch.save(train_state, tmp / "train_state.pt")
+            state_io.save_state(train_state, tmp)
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)
@@ -84,8 +88,13 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 
 def load_train_state(checkpoint: Path) -> dict[str, Any]:
-    """train_state.pt of a checkpoint (for --resume)."""
-    path = Path(checkpoint) / "train_state.pt"
+    """The resume state of a checkpoint (for --resume); a pickled train_state.pt is refused, never opened."""
+    checkpoint = Path(checkpoint)
+    legacy, path = checkpoint / LEGACY_STATE, checkpoint / state_io.JSON_NAME
+    if legacy.exists() or legacy.is_symlink():
+        if path.exists():
+            raise CheckpointError(f"{legacy} is a pickle file and is never loaded (unpickling can run code); delete it to resume from {checkpoint}")
+        raise CheckpointError(f"{legacy} is a pickle train state from an older vlaforge and is never loaded (unpickling can run code); start a new run, this checkpoint cannot be resumed")
     if not path.exists():
         raise CheckpointError(f"{path} is missing: this checkpoint cannot be resumed (it may be an export or EMA-only copy)")
-    return torch.load(path, map_location="cpu", weights_only=False)
+    return state_io.load_state(checkpoint)
