@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import hmac
+import ipaddress
+import socket
 import time
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from starlette.applications import Starlette
@@ -257,6 +259,24 @@ def create_app(
     ])
 
 
-def is_loopback(host: str) -> bool:
-    """True for addresses only this machine can reach."""
-    return host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
+def is_loopback(host: str, resolve: Callable[..., list[Any]] = socket.getaddrinfo) -> bool:
+    """True when `host` can only be reached from this machine: a loopback IP, "localhost", or a name
+    whose every resolved address is loopback. A name that does not resolve is not loopback."""
+    host = host.strip()
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        pass  # not an IP literal: a name
+    if not host:
+        return False
+    try:
+        infos = resolve(host, None)
+    except (OSError, UnicodeError):
+        return False
+    addrs = {info[4][0].split("%")[0] for info in infos}
+    try:
+        return bool(addrs) and all(ipaddress.ip_address(a).is_loopback for a in addrs)
+    except ValueError:
+        return False
