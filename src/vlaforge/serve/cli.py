@@ -5,18 +5,24 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import Mapping
+
+TOKEN_ENV = "VLAFORGE_TOKEN"
 
 
 def register(parser: argparse.ArgumentParser) -> None:
     """Add the serve options."""
     parser.description = (
-        "Serve a policy over HTTP (POST /act, GET /health, GET /metrics) and WebSocket (/ws), msgpack or JSON with explicit "
-        "arrays (never pickle). A bearer token is required when binding anything but loopback."
+        "Serve a policy over HTTP (POST /act, GET /health, GET /metrics) and WebSocket (/ws),\n"
+        "msgpack or JSON with explicit arrays (never pickle). A bearer token is required when binding\n"
+        f"anything but loopback; give it, safest first, with --token-file, with ${TOKEN_ENV}, or\n"
+        "(visible to other users in `ps`) with --token."
     )
     parser.add_argument("policy", type=Path, help="run dir, checkpoint dir, or exported .onnx file")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument("--token", default=os.environ.get("VLAFORGE_TOKEN"), help="bearer token (or $VLAFORGE_TOKEN)")
+    parser.add_argument("--token-file", type=Path, metavar="PATH", help="read the bearer token from this file (surrounding whitespace stripped)")
+    parser.add_argument("--token", help=f"bearer token on the command line: other users can read it in `ps`; prefer --token-file or ${TOKEN_ENV}")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s, loopback only; anything else needs a token)")
+    parser.add_argument("--port", type=int, default=8765, help="port to bind (default: %(default)s)")
     parser.add_argument("--max-body-mb", type=float, default=4.0)
     parser.add_argument("--rate-limit", type=float, default=1000.0, help="requests/s per connection (0 = unlimited)")
     parser.add_argument("--threads", type=int, default=0, help="inference threads (0 = all cores)")
@@ -38,6 +44,27 @@ def load_predictor(path: Path, threads: int = 0) -> object:
     return TorchPredictor(load_policy(path))
 
 
+def resolve_token(args: argparse.Namespace, environ: Mapping[str, str] = os.environ) -> str | None:
+    """The bearer token from --token-file, --token or $VLAFORGE_TOKEN (in that order); None when none is given."""
+    from vlaforge.errors import ConfigError
+
+    if args.token_file is not None and args.token is not None:
+        raise ConfigError("pass the token once: --token-file or --token, not both")
+    if args.token_file is not None:
+        try:
+            token = Path(args.token_file).read_text().strip()
+        except (OSError, UnicodeDecodeError) as e:
+            raise ConfigError(f"--token-file {args.token_file} cannot be read ({getattr(e, 'strerror', None) or e}); point it at a readable text file holding the token") from None
+        if not token:
+            raise ConfigError(f"--token-file {args.token_file} is empty; write the token into it")
+        return token
+    if args.token is not None:
+        if not args.token.strip():
+            raise ConfigError(f"--token is empty; pass a non-empty token (or use --token-file / ${TOKEN_ENV})")
+        return args.token.strip()
+    return environ.get(TOKEN_ENV, "").strip() or None
+
+
 def run(args: argparse.Namespace) -> int:
     """Start uvicorn with the app."""
     import uvicorn
@@ -45,10 +72,11 @@ def run(args: argparse.Namespace) -> int:
     from vlaforge.errors import ConfigError
     from vlaforge.serve.server import create_app, is_loopback
 
-    if not is_loopback(args.host) and not args.token:
-        raise ConfigError(f"binding {args.host} exposes the robot to the network: pass --token (or set $VLAFORGE_TOKEN)")
+    token = resolve_token(args)
+    if not is_loopback(args.host) and not token:
+        raise ConfigError(f"binding {args.host} exposes the robot to the network: pass --token-file PATH (or set ${TOKEN_ENV})")
     predictor = load_predictor(args.policy, args.threads)
-    app = create_app(predictor, token=args.token, max_body_bytes=int(args.max_body_mb * 1e6), rate_limit=args.rate_limit)
-    print(f"serving {args.policy} on http://{args.host}:{args.port} (auth {'on' if args.token else 'off'})")
+    app = create_app(predictor, token=token, max_body_bytes=int(args.max_body_mb * 1e6), rate_limit=args.rate_limit)
+    print(f"serving {args.policy} on http://{args.host}:{args.port} (auth {'on' if token else 'off'})")
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
