@@ -26,8 +26,26 @@ def test_round_trip_http_and_ws(server):
         chunk = c.predict_chunk(obs, "move to the red block")
         assert chunk.shape == (8, 4) and chunk.dtype == np.float32 and np.isfinite(chunk).all()
         c.close()
-    health = httpx.get(f"{url}/health").json()
-    assert health["status"] == "ok" and health["spec"]["action"]["chunk"] == 8
+
+
+def test_health_is_public_and_bare_while_the_spec_needs_the_token(server):
+    url, _ = server
+    r = httpx.get(f"{url}/health")
+    assert r.status_code == 200 and r.json() == {"ok": True}
+    assert httpx.get(f"{url}/spec").status_code == 401
+    assert httpx.get(f"{url}/spec", headers={"authorization": "Bearer wrong"}).status_code == 401
+    spec = httpx.get(f"{url}/spec", headers=AUTH).json()["spec"]
+    assert spec["action"]["chunk"] == 8 and "observation.state" in spec["observation"]
+
+
+def test_client_reads_the_spec_with_its_token(server):
+    url, _ = server
+    c = Client(url, token="s3cret")
+    assert c.spec["action"]["chunk"] == 8
+    assert c.health() == {"ok": True, "spec": c.spec}  # eval's --server path reads health()["spec"]
+    c.close()
+    with pytest.raises(ServerError, match="/spec answered 401"):
+        Client(url)
 
 
 def test_auth_required(server):

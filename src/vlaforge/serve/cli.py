@@ -13,7 +13,7 @@ TOKEN_ENV = "VLAFORGE_TOKEN"
 def register(parser: argparse.ArgumentParser) -> None:
     """Add the serve options."""
     parser.description = (
-        "Serve a policy over HTTP (POST /act, GET /health, GET /metrics) and WebSocket (/ws),\n"
+        "Serve a policy over HTTP (POST /act, GET /health, GET /spec, GET /metrics) and WebSocket (/ws),\n"
         "msgpack or JSON with explicit arrays (never pickle). A bearer token is required when binding\n"
         f"anything but loopback; give it, safest first, with --token-file, with ${TOKEN_ENV}, or\n"
         "(visible to other users in `ps`) with --token."

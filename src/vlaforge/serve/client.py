@@ -29,14 +29,21 @@ class Client:
         self.transport = transport
         self._http = httpx.Client(timeout=timeout_s)
         self._ws: Any = None
-        self.spec = self.health()["spec"]
+        self.spec = self.fetch_spec()
+
+    def fetch_spec(self) -> dict[str, Any]:
+        """GET /spec (needs the token): the policy's input/output spec."""
+        r = self._http.get(f"{self.url}/spec", headers=self.headers)
+        if r.status_code != 200:
+            raise ServerError(f"{self.url}/spec answered {r.status_code}: {r.text[:200]}")
+        return r.json()["spec"]
 
     def health(self) -> dict[str, Any]:
-        """GET /health: status and the policy's input/output spec."""
+        """GET /health (public liveness, {"ok": true}) together with the spec this client fetched with its token."""
         r = self._http.get(f"{self.url}/health")
         if r.status_code != 200:
             raise ServerError(f"{self.url}/health answered {r.status_code}: {r.text[:200]}")
-        return r.json()
+        return {**r.json(), "spec": self.spec}
 
     def metrics(self) -> dict[str, Any]:
         """GET /metrics."""

@@ -1,5 +1,7 @@
-"""Inference server: POST /act, GET /health, GET /metrics, WebSocket /ws. Starlette + uvicorn.
+"""Inference server: POST /act, GET /health, GET /spec, GET /metrics, WebSocket /ws. Starlette + uvicorn.
 
+/health is the only route open without the token and says nothing but {"ok": true}; the policy's
+input/output spec (/spec) and the counters (/metrics) need the token like /act does.
 Safety: bearer-token auth compared in constant time (required off loopback), body size limit,
 per-connection token-bucket rate limit, strict schema validation against the policy's spec,
 explicit array encoding (never pickle). Every malformed request gets a 4xx and the server keeps
@@ -210,7 +212,12 @@ def create_app(
         return Response(codec.dumps({"action": chunk.astype(np.float32), "latency_ms": ms}, ctype), media_type=ctype)
 
     async def health(_: Request) -> Response:
-        return JSONResponse({"status": "ok", "spec": spec.to_json(), "auth": token is not None})
+        return JSONResponse({"ok": True})
+
+    async def spec_route(request: Request) -> Response:
+        if not authorized(request.headers):
+            return fail(401, "missing or wrong bearer token (header 'Authorization: Bearer <token>')")
+        return JSONResponse({"spec": spec.to_json(), "auth": token is not None})
 
     async def metrics_route(request: Request) -> Response:
         if not authorized(request.headers):
@@ -254,6 +261,7 @@ def create_app(
     return Starlette(routes=[
         Route("/act", act, methods=["POST"]),
         Route("/health", health, methods=["GET"]),
+        Route("/spec", spec_route, methods=["GET"]),
         Route("/metrics", metrics_route, methods=["GET"]),
         WebSocketRoute("/ws", ws),
     ])
