@@ -1,5 +1,6 @@
 """A real uvicorn server on a free loopback port, serving a real (small) policy checkpoint."""
 
+import contextlib
 import socket
 import threading
 import time
@@ -25,15 +26,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def server(tiny_checkpoint):
+@contextlib.contextmanager
+def running(app):
+    """Serve `app` with uvicorn on 127.0.0.1 in a thread; yields the base URL."""
     import uvicorn
 
-    from vlaforge.serve.cli import load_predictor
-    from vlaforge.serve.server import create_app
-
-    ck, ds = tiny_checkpoint
-    app = create_app(load_predictor(ck, threads=1), token="s3cret", max_body_bytes=200_000, rate_limit=0)
     port = _free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
@@ -42,6 +39,25 @@ def server(tiny_checkpoint):
         if srv.started:
             break
         time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}", ds
-    srv.should_exit = True
-    thread.join(timeout=5)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def serve_app():
+    """`serve_app(app) -> url`: run any app on loopback until the session ends."""
+    with contextlib.ExitStack() as stack:
+        yield lambda app: stack.enter_context(running(app))
+
+
+@pytest.fixture(scope="session")
+def server(tiny_checkpoint, serve_app):
+    from vlaforge.serve.cli import load_predictor
+    from vlaforge.serve.server import create_app
+
+    ck, ds = tiny_checkpoint
+    app = create_app(load_predictor(ck, threads=1), token="s3cret", max_body_bytes=200_000, rate_limit=0)
+    return serve_app(app), ds

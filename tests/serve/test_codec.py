@@ -79,3 +79,25 @@ def test_fuzz_any_msgpack_value_is_accepted_or_a_decode_error(value):
 def test_json_wire_form_is_plain_json():
     body = json.loads(codec.dumps(_req(), codec.JSON))
     assert body["observation"]["observation.state"]["__nd__"] == 1 and isinstance(body["observation"]["observation.state"]["data"], str)
+
+
+@pytest.mark.parametrize("shape, data", [([2**32, 2**32], b""), ([2**62, 4], b""), ([2**64 - 1, 2, 2], b""),
+                                         ([True], b"\0" * 4), ([2, False], b""), ([1] * 9, b"\0" * 4)])
+def test_shapes_that_overflow_or_are_not_ints_are_rejected(shape, data):
+    # np.prod wraps [2**32, 2**32] to 0 elements, which empty data then "matches"
+    with pytest.raises(codec.DecodeError, match="must be a list|exceeds the limit"):
+        codec.decode_array({"__nd__": 1, "dtype": "float32", "shape": shape, "data": data})
+
+
+@pytest.mark.parametrize("ctype", [codec.MSGPACK, codec.JSON])
+@pytest.mark.parametrize("depth", [600, 900, 5000])
+def test_deep_nesting_is_a_decode_error_not_a_recursion_error(ctype, depth):
+    if ctype == codec.JSON:
+        body = ("[" * depth + "]" * depth).encode()
+    else:
+        msg: object = []
+        for _ in range(min(depth, 1000)):  # msgpack's own packer stops at 1024 levels
+            msg = [msg]
+        body = msgpack.packb(msg)
+    with pytest.raises(codec.DecodeError, match="nested|not valid"):
+        codec.loads(body, ctype)

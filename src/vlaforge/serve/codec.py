@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from typing import Any
 
 import msgpack
@@ -17,6 +18,7 @@ import numpy as np
 ALLOWED_DTYPES = {"uint8", "float32", "float64", "int64", "int32", "bool"}
 MSGPACK = "application/msgpack"
 JSON = "application/json"
+MAX_DEPTH = 32  # a request is 4 levels deep; anything far deeper is an attack on the parser's stack
 
 
 class DecodeError(ValueError):
@@ -39,9 +41,9 @@ def decode_array(d: Any, max_elements: int = 1 << 24) -> np.ndarray:
     dtype, shape, data = d.get("dtype"), d.get("shape"), d.get("data")
     if not isinstance(dtype, str) or dtype not in ALLOWED_DTYPES:
         raise DecodeError(f"dtype {dtype!r} is not allowed; use one of {sorted(ALLOWED_DTYPES)}")
-    if not isinstance(shape, list) or not all(isinstance(s, int) and 0 <= s for s in shape) or len(shape) > 8:
-        raise DecodeError(f"shape must be a list of non-negative ints, got {shape!r}")
-    n = int(np.prod(shape)) if shape else 1
+    if not isinstance(shape, list) or len(shape) > 8 or not all(type(s) is int and 0 <= s for s in shape):
+        raise DecodeError(f"shape must be a list of at most 8 non-negative ints (not bools), got {str(shape)[:80]}")
+    n = math.prod(shape)  # exact python ints: np.prod wraps around at 2**64 and lets a huge shape pass as 0 elements
     if n > max_elements:
         raise DecodeError(f"array of {n} elements exceeds the limit of {max_elements}")
     if isinstance(data, str):
@@ -57,13 +59,15 @@ def decode_array(d: Any, max_elements: int = 1 << 24) -> np.ndarray:
     return np.frombuffer(data, dtype=dt).reshape(shape).astype(dt.newbyteorder("="), copy=False)
 
 
-def _walk(obj: Any, fn: Any) -> Any:
+def _walk(obj: Any, fn: Any, depth: int = 0) -> Any:
+    if depth > MAX_DEPTH:
+        raise DecodeError(f"message is nested deeper than {MAX_DEPTH} levels; a request is a map of arrays and an instruction")
     if isinstance(obj, dict) and obj.get("__nd__") == 1:
         return fn(obj)
     if isinstance(obj, dict):
-        return {k: _walk(v, fn) for k, v in obj.items()}
+        return {k: _walk(v, fn, depth + 1) for k, v in obj.items()}
     if isinstance(obj, list):
-        return [_walk(v, fn) for v in obj]
+        return [_walk(v, fn, depth + 1) for v in obj]
     return obj
 
 
@@ -93,6 +97,9 @@ def loads(data: bytes, content_type: str = MSGPACK, max_elements: int = 1 << 24)
             obj = json.loads(data)
         else:
             obj = msgpack.unpackb(data, raw=False, strict_map_key=True, max_bin_len=len(data), max_str_len=1 << 20, max_array_len=1 << 16, max_map_len=1 << 10)
-    except Exception as e:  # noqa: BLE001 - any parser failure is a bad request
+    except Exception as e:  # noqa: BLE001 - any parser failure (RecursionError included) is a bad request
         raise DecodeError(f"body is not valid {'JSON' if content_type.startswith(JSON) else 'msgpack'} ({type(e).__name__})") from None
-    return _walk(obj, lambda d: decode_array(d, max_elements))
+    try:
+        return _walk(obj, lambda d: decode_array(d, max_elements))
+    except RecursionError:
+        raise DecodeError(f"message is nested too deeply; a request is at most {MAX_DEPTH} levels deep") from None

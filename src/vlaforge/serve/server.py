@@ -4,8 +4,9 @@
 input/output spec (/spec) and the counters (/metrics) need the token like /act does.
 Safety: bearer-token auth compared in constant time (required off loopback), body size limit,
 per-connection token-bucket rate limit, strict schema validation against the policy's spec,
-explicit array encoding (never pickle). Every malformed request gets a 4xx and the server keeps
-serving. Concurrent requests are batched into one policy call when they arrive within a short window.
+explicit array encoding (never pickle), bounded nesting. Every malformed request gets a 4xx (over
+WebSocket: an error message, text frames included) and the server keeps serving; an action chunk
+that is not finite is never sent (422). Concurrent requests are batched into one policy call when they arrive within a short window.
 """
 
 from __future__ import annotations
@@ -130,6 +131,14 @@ class Batcher:
                         fut.set_exception(e)
 
 
+class Refused(Exception):
+    """A request answered with an error status and message instead of an action."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
 class RateLimiter:
     """Token bucket per connection (client host:port): `rate` requests/s with bursts of `burst`."""
 
@@ -182,6 +191,23 @@ def create_app(
     def client_key(scope_client: Any) -> str:
         return f"{scope_client[0]}:{scope_client[1]}" if scope_client else "?"
 
+    async def infer(data: bytes, ctype: str, t0: float) -> dict[str, Any]:
+        """Decode, validate, run the policy and check its answer; Refused(status, message) on any failure."""
+        try:
+            obs, instr = spec.validate(codec.loads(data, ctype))
+        except codec.DecodeError as e:
+            raise Refused(400, str(e)) from None
+        try:
+            chunk = np.asarray(await batcher.submit(obs, instr), dtype=np.float32)  # (H, A)
+        except Exception as e:  # noqa: BLE001 - the server's fault, but the client gets a message, not a dropped connection
+            raise Refused(500, f"policy failed: {type(e).__name__}: {e}") from None
+        if not np.isfinite(chunk).all():
+            raise Refused(422, "the input produced a non-finite action (NaN or inf), so none is sent; "
+                               "check that the observation values are in the range the policy was trained on")
+        ms = (time.perf_counter() - t0) * 1000
+        metrics.observe(ms)
+        return {"action": chunk, "latency_ms": ms}
+
     async def act(request: Request) -> Response:
         t0 = time.perf_counter()
         if not authorized(request.headers):
@@ -200,16 +226,10 @@ def create_app(
             if len(body) > max_body_bytes:
                 return fail(413, f"body larger than {max_body_bytes} bytes")
         try:
-            obs, instr = spec.validate(codec.loads(body, ctype))
-        except codec.DecodeError as e:
-            return fail(400, str(e))
-        try:
-            chunk = await batcher.submit(obs, instr)
-        except Exception as e:  # noqa: BLE001
-            return fail(500, f"policy failed: {type(e).__name__}: {e}")
-        ms = (time.perf_counter() - t0) * 1000
-        metrics.observe(ms)
-        return Response(codec.dumps({"action": chunk.astype(np.float32), "latency_ms": ms}, ctype), media_type=ctype)
+            answer = await infer(body, ctype, t0)
+        except Refused as e:
+            return fail(e.status, str(e))
+        return Response(codec.dumps(answer, ctype), media_type=ctype)
 
     async def health(_: Request) -> Response:
         return JSONResponse({"ok": True})
@@ -235,26 +255,24 @@ def create_app(
         key = client_key(websocket.client)
         try:
             while True:
-                data = await websocket.receive_bytes()
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    return
                 t0 = time.perf_counter()
-                if len(data) > max_body_bytes:
-                    metrics.error(413)
-                    await websocket.send_bytes(codec.dumps({"error": f"message larger than {max_body_bytes} bytes", "status": 413}))
-                    continue
-                if not limiter.allow(key):
-                    metrics.error(429)
-                    await websocket.send_bytes(codec.dumps({"error": "rate limit exceeded", "status": 429}))
-                    continue
+                data = message.get("bytes")
                 try:
-                    obs, instr = spec.validate(codec.loads(data))
-                except codec.DecodeError as e:
-                    metrics.error(400)
-                    await websocket.send_bytes(codec.dumps({"error": str(e), "status": 400}))
+                    if data is None:
+                        raise Refused(400, "send requests as binary msgpack frames; text frames are not accepted")
+                    if len(data) > max_body_bytes:
+                        raise Refused(413, f"message larger than {max_body_bytes} bytes")
+                    if not limiter.allow(key):
+                        raise Refused(429, "rate limit exceeded")
+                    answer = await infer(data, codec.MSGPACK, t0)
+                except Refused as e:
+                    metrics.error(e.status)
+                    await websocket.send_bytes(codec.dumps({"error": str(e), "status": e.status}))
                     continue
-                chunk = await batcher.submit(obs, instr)
-                ms = (time.perf_counter() - t0) * 1000
-                metrics.observe(ms)
-                await websocket.send_bytes(codec.dumps({"action": chunk.astype(np.float32), "latency_ms": ms}))
+                await websocket.send_bytes(codec.dumps(answer))
         except WebSocketDisconnect:
             return
 
