@@ -45,3 +45,34 @@ def save(name: str, result: dict[str, Any], doc_line: str) -> None:
         text = text.rstrip("\n") + f"\n\n{line}\n"
     DOC.parent.mkdir(parents=True, exist_ok=True)
     DOC.write_text(text)
+
+
+class Contention:
+    """Machine-wide busy CPU vs our own CPU (this process and its waited-for children) over a measurement.
+
+    `with Contention() as c: ...` then `c.record()`: other_cores > 0.2 means other work shared the cores,
+    so rates from that window are low by up to that share (our CPU-time rates are given beside them)."""
+
+    @staticmethod
+    def _now() -> tuple[float, float, float]:
+        with open("/proc/stat") as f:
+            vals = [int(v) for v in f.readline().split()[1:]]
+        busy = (sum(vals) - vals[3] - vals[4]) / os.sysconf("SC_CLK_TCK")
+        t = os.times()
+        return time.perf_counter(), busy, t.user + t.system + t.children_user + t.children_system
+
+    def __enter__(self) -> "Contention":
+        self.start = self._now()
+        self.end: tuple[float, float, float] | None = None
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.end = self._now()
+
+    def record(self) -> dict[str, float]:
+        """wall_s, machine_busy_cores, own_cores, other_cores (average cores busy over the window)."""
+        end = self.end or self._now()
+        wall = max(end[0] - self.start[0], 1e-9)
+        busy, own = (end[1] - self.start[1]) / wall, (end[2] - self.start[2]) / wall
+        return {"wall_s": round(wall, 1), "machine_busy_cores": round(busy, 2), "own_cores": round(own, 2),
+                "other_cores": round(max(0.0, busy - own), 2), "cores": len(os.sched_getaffinity(0))}

@@ -28,3 +28,13 @@ def sample_dataset(sample_dataset_master, tmp_path) -> Path:
     dst = tmp_path / "sample"
     shutil.copytree(sample_dataset_master, dst)
     return dst
+
+
+@pytest.fixture(scope="session")
+def labelled_dataset(tmp_path_factory) -> Path:
+    """4 pick_place expert episodes from the sim (48 px) with the training-only `label.*` features."""
+    from vlaforge.sim.collect import collect
+
+    out = tmp_path_factory.mktemp("labelled") / "pp"
+    collect(out, ["pick_place"], 4, workers=1, image_size=48, progress=False)
+    return out

@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "engine": ("vlaforge.engine.cli", "data engine: `engine health` (what a policy would learn wrong), `engine augment` (time-consistent, action-aware)"),
     "eval": ("vlaforge.eval.cli", "evaluate a checkpoint on the tabletop suite (splits, perturbations, intervals, report); compare two evals"),
     "export": ("vlaforge.serve.export_cli", "export a policy to ONNX (fp32 or int8) with a parity check against PyTorch"),
+    "pretrain": ("vlaforge.train.pretrain_cli", "stage-1 pretraining: `pretrain grounding` (find the named object and its goal in sim frames)"),
     "serve": ("vlaforge.serve.cli", "serve a policy over HTTP/WebSocket with auth, schema checks, rate limits, metrics"),
     "sim": ("vlaforge.sim.cli", "built-in MuJoCo tabletop suite: collect expert demos, play rollouts"),
     "train": ("vlaforge.train.cli", "train a VLA policy (flow, tokens or chunk head) on a dataset; resume; torchrun for DDP"),

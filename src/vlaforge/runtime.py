@@ -15,6 +15,39 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def _cpu_seconds() -> tuple[float, float]:
+    """(busy CPU seconds of the whole machine, CPU seconds of this process) since boot / start; Linux /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    with open("/proc/stat") as f:
+        vals = [int(v) for v in f.readline().split()[1:]]
+    busy = sum(vals) - vals[3] - (vals[4] if len(vals) > 4 else 0)  # all but idle and iowait
+    t = os.times()
+    return busy / ticks, t.user + t.system
+
+
+def free_cores(window_s: float = 0.3) -> float:
+    """Cores of ours that other processes left idle over the last `window_s` (our own use counts as free)."""
+    import time
+
+    cores = available_cores()
+    try:
+        b0, m0 = _cpu_seconds()
+        time.sleep(window_s)
+        b1, m1 = _cpu_seconds()
+    except (OSError, ValueError, IndexError):  # not Linux: assume the cores are ours
+        return float(cores)
+    others = max(0.0, (b1 - b0) - (m1 - m0)) / window_s
+    return max(0.0, cores - others)
+
+
+def auto_threads(processes: int = 1) -> int:
+    """Torch threads per process when none are asked for: the cores other work leaves free, split over our processes.
+
+    Intra-op threads wait for each other at every op, so one thread that shares its core with another
+    job stalls them all (2 threads on 2 busy cores ran ~8x slower than 1); fewer threads degrade gracefully."""
+    return max(1, int(free_cores() + 0.25) // max(1, processes))
+
+
 def set_torch_threads(n: int | None = None) -> int:
     """Set torch intra-op threads to `n` (default: the cores we were given) and return it."""
     import torch

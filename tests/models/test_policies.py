@@ -53,13 +53,13 @@ def test_build_train_save_reload_predict(tiny_dataset, tmp_path, head, encoder):
 
 def test_select_action_queue_and_temporal_ensembling(tiny_dataset):
     obs = _obs(tiny_dataset)
-    p = build_policy(PolicyConfig(head="chunk", n_action_steps=3, **{k: v for k, v in TINY.items()}), tiny_dataset, verbose=False).eval()
+    p = build_policy(PolicyConfig(head="chunk", n_action_steps=3, gripper_hysteresis=0.0, **TINY), tiny_dataset, verbose=False).eval()
     chunk = p.predict_chunk(obs, "go")
     p.reset()
     acts = [p.select_action(obs, "go") for _ in range(4)]
     np.testing.assert_allclose(acts[:3], chunk[:3], rtol=1e-5, atol=1e-6)  # queue of n_action_steps, then re-plan
     np.testing.assert_allclose(acts[3], chunk[0], rtol=1e-5, atol=1e-6)  # same obs → same chunk (deterministic head)
-    e = build_policy(PolicyConfig(head="chunk", temporal_ensemble=0.5, **TINY), tiny_dataset, verbose=False).eval()
+    e = build_policy(PolicyConfig(head="chunk", temporal_ensemble=0.5, gripper_hysteresis=0.0, **TINY), tiny_dataset, verbose=False).eval()
     c = e.predict_chunk(obs, "go")
     e.reset()
     first = e.select_action(obs, "go")
@@ -103,3 +103,22 @@ def test_checkpoint_contract_errors(tiny_dataset, tmp_path):
     (tmp_path / "ck/model.safetensors").unlink()
     with pytest.raises(CheckpointError, match="missing"):
         load_policy(tmp_path / "ck")
+
+
+def test_gripper_hysteresis_switches_only_past_the_band(tiny_dataset):
+    obs = _obs(tiny_dataset)
+    p = build_policy(PolicyConfig(head="chunk", gripper_hysteresis=0.2, **TINY), tiny_dataset, verbose=False).eval()
+    names = list(p.spec["features"]["action"]["names"])
+    if "gripper" not in names:
+        pytest.skip("sample data has no gripper axis")
+    g = names.index("gripper")
+    lo, hi = float(p.normalizer.action_min[g]), float(p.normalizer.action_max[g])
+    p.reset()
+
+    def cmd(frac: float) -> float:
+        a = np.zeros(len(names), np.float32)
+        a[g] = lo + frac * (hi - lo)
+        return float(p._steady_gripper(a)[g])
+
+    # open → stays open inside the band, closes past 0.7, stays closed until below 0.3
+    assert [cmd(f) for f in (0.2, 0.6, 0.69, 0.75, 0.5, 0.35, 0.25, 0.45)] == [lo, lo, lo, hi, hi, hi, lo, lo]

@@ -16,6 +16,9 @@ DEFAULT_FEATURES: dict[str, dict[str, Any]] = {
     "task_index": {"dtype": "int64", "shape": (1,), "names": None},
 }
 
+# Training-only labels (e.g. the simulator's object positions): stored beside observations, never policy inputs.
+LABEL_PREFIX = "label."
+
 NUMERIC_DTYPES = {"float32", "float64", "float16", "int64", "int32", "int16", "int8", "uint8", "bool"}
 VISUAL_DTYPES = {"video", "image"}
 
@@ -92,3 +95,8 @@ def describe_mismatch(a: dict[str, Feature], b: dict[str, Feature], a_name: str,
                 if va != vb:
                     diffs.append(f"{key!r} {attr}: {a_name} has {va}, {b_name} has {vb}")
     return diffs
+
+
+def is_label(key: str) -> bool:
+    """True for a training-only label feature (`label.*`), which a policy must never take as input."""
+    return key.startswith(LABEL_PREFIX)

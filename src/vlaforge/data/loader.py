@@ -17,6 +17,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from vlaforge.data.features import is_label
 from vlaforge.data.reader import LeRobotDataset, open_dataset
 from vlaforge.data.video import decode_at
 from vlaforge.errors import DatasetError
@@ -32,10 +33,11 @@ def split_episodes(episodes: Sequence[int], val_fraction: float = 0.1, seed: int
 
 
 def default_delta_timestamps(ds: LeRobotDataset, n_obs: int = 1, chunk: int = 16) -> dict[str, list[float]]:
-    """History of n_obs frames for observations, the next `chunk` steps for actions."""
+    """History of n_obs frames for observations, the next `chunk` steps for actions, the current frame for `label.*`."""
     obs = [(i - n_obs + 1) / ds.fps for i in range(n_obs)]
     out = {k: obs for k in ds.features if k.startswith("observation.")}
     out["action"] = [i / ds.fps for i in range(chunk)]
+    out.update({k: [0.0] for k in ds.features if is_label(k)})
     return out
 
 

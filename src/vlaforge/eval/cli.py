@@ -34,6 +34,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--episodes", type=int, default=20, help="episodes per task family and split (fixed seeds)")
     parser.add_argument("--workers", type=int, default=2, help="worker processes (1 torch thread each)")
     parser.add_argument("--n-action-steps", type=int, default=0, help="actions executed per chunk before re-planning (default: the checkpoint's)")
+    parser.add_argument("--gripper-hysteresis", type=float, default=None,
+                        help="open/close the gripper only past mid-range +- this fraction of its range; 0 executes it as predicted "
+                             "(default: the checkpoint's)")
     parser.add_argument("--videos", type=int, default=2, help="videos kept per split and outcome (success / failure)")
     parser.add_argument("--out", type=Path, help="output directory (records.jsonl, results.json, report.html, videos/)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -81,6 +84,8 @@ def run_eval(args: argparse.Namespace) -> int:
     for key in ("n_action_steps", "executor", "latency_ms"):
         if getattr(args, key):
             source[key] = getattr(args, key)
+    if args.gripper_hysteresis is not None:
+        source["gripper_hysteresis"] = args.gripper_hysteresis
     res = evaluate(source, args.out, suite=args.suite, tasks=args.tasks, splits=args.split,
                    episodes=args.episodes, workers=args.workers, videos_per_outcome=args.videos, progress=not args.no_progress)
     print_summary(res["summary"], f"{args.checkpoint or args.server} on {args.suite}")

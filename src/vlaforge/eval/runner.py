@@ -27,7 +27,7 @@ def make_actor(source: dict[str, Any]) -> Any:
     """An actor from a picklable description.
 
     {"checkpoint": RUN} a local policy on CPU, or {"server": URL, "token": T} a `vlaforge serve` policy;
-    optional "n_action_steps" (actions per chunk), "executor" ("policy" | "async" | "naive") and
+    optional "n_action_steps" (actions per chunk), "gripper_hysteresis" (see PolicyConfig), "executor" ("policy" | "async" | "naive") and
     "latency_ms" (simulated inference latency, in control steps of the env's clock; needs an executor).
     """
     import dataclasses
@@ -43,6 +43,10 @@ def make_actor(source: dict[str, Any]) -> Any:
         policy = load_policy(source["checkpoint"], device="cpu")
         if horizon:  # re-plan more or less often than the checkpoint's default
             policy.cfg = dataclasses.replace(policy.cfg, n_action_steps=horizon)
+        if source.get("gripper_hysteresis") is not None:
+            if not 0 <= float(source["gripper_hysteresis"]) < 0.5:
+                raise ConfigError(f"--gripper-hysteresis must be in [0, 0.5); got {source['gripper_hysteresis']}")
+            policy.cfg = dataclasses.replace(policy.cfg, gripper_hysteresis=float(source["gripper_hysteresis"]))
         if executor == "policy":
             if source.get("latency_ms"):
                 raise ConfigError("--latency-ms needs --executor async or naive (a plain policy has no latency model)")

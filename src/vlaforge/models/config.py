@@ -29,6 +29,34 @@ class PolicyConfig:
     n_bins: int = 256
     dct_scale: float = 10.0
     bpe_vocab: int = 0  # > 0: merge DCT tokens with BPE (tokenizers package) to this vocabulary size
+    # grounding (models/encoders/grounding.py): keypoints of the named object and its goal as trunk tokens
+    grounding: bool = True  # find the named object and its goal in `grounding_camera` (stride-4 heatmaps)
+    grounding_camera: str = "front"  # camera name (observation.images.<name>) the grounding module looks at
+    encode_grounding_camera: bool = False  # also give the grounding camera CNN tokens (its keypoints summarize it otherwise)
+    grounding_width: int = 32  # channels of the stride-4 grounding features
+    grounding_init: str = "pretrained"  # "" = random init | "pretrained" = the weights shipped in vlaforge | a grounding.safetensors path
+    grounding_freeze: bool = True  # keep the grounding weights fixed: training then computes its keypoints once per frame
+    grounding_weight: float = 1.0  # weight of the grounding loss when the data has label.* features (0 = off)
     # execution
     n_action_steps: int = 8  # actions executed from each chunk before re-planning
     temporal_ensemble: float = 0.0  # > 0: predict every step and average overlapping chunks, weights exp(-k * age)
+    gripper_hysteresis: float = 0.2  # > 0: an action dim named "gripper" is executed open/closed, switching only past
+    #                                  mid-range +- this fraction of its range (no chatter); 0 = execute it as predicted
+
+    def __post_init__(self) -> None:
+        from vlaforge.errors import ConfigError
+
+        positive = ("width", "depth", "head_depth", "n_heads", "chunk", "n_obs", "image_tokens", "patch", "flow_steps", "grounding_width")
+        bad = [f"--model.{k} {getattr(self, k)} (must be >= 1)" for k in positive if getattr(self, k) < 1]
+        if self.width % self.n_heads:
+            bad.append(f"--model.width {self.width} must be a multiple of --model.n_heads {self.n_heads}")
+        if self.grounding_width % 8:
+            bad.append(f"--model.grounding_width {self.grounding_width} must be a multiple of 8 (GroupNorm groups)")
+        if not 1 <= self.n_action_steps <= self.chunk:
+            bad.append(f"--model.n_action_steps {self.n_action_steps} must be in [1, chunk = {self.chunk}]")
+        if self.grounding_weight < 0 or self.temporal_ensemble < 0:
+            bad.append("--model.grounding_weight and --model.temporal_ensemble must be >= 0")
+        if not 0 <= self.gripper_hysteresis < 0.5:
+            bad.append(f"--model.gripper_hysteresis {self.gripper_hysteresis} must be in [0, 0.5)")
+        if bad:
+            raise ConfigError("; ".join(bad))

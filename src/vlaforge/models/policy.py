@@ -20,9 +20,11 @@ import torch
 from torch import nn
 
 from vlaforge.config import from_dict, to_dict
-from vlaforge.errors import CheckpointError
+from vlaforge.data.features import is_label
+from vlaforge.errors import CheckpointError, ConfigError, FeatureMismatch
 from vlaforge.models import registry
 from vlaforge.models.config import PolicyConfig
+from vlaforge.models.encoders.grounding import KEYPOINTS, GroundingNet, current_labels, grounding_loss, grounding_metrics, label_targets
 from vlaforge.models.encoders.language import DIM as TEXT_DIM
 from vlaforge.models.encoders.language import shared_embedder
 from vlaforge.models.layers import Block
@@ -51,6 +53,16 @@ class VLAPolicy(nn.Module):
         self.trunk = nn.ModuleList([Block(D, cfg.n_heads, dropout=cfg.dropout) for _ in range(cfg.depth)])
         self.trunk_norm = nn.LayerNorm(D)
         self.head = registry.get("head", cfg.head)(cfg, self.action_dim)
+        self.grounding: GroundingNet | None = None
+        if cfg.grounding:
+            self.ground_cam = self.cameras.index(grounding_camera_key(cfg, self.cameras))
+            self.grounding = GroundingNet(cfg.grounding_width, TEXT_DIM)
+            self.grounding.requires_grad_(not cfg.grounding_freeze)
+            self.kp_proj = nn.Linear(5 + cfg.grounding_width, D)  # (u, v, x, y, z, feature) → token
+            self.kp_emb = nn.Parameter(torch.randn(len(KEYPOINTS), D) * 0.02)
+        # Cameras the CNN encodes: all, except the grounding camera when its keypoints stand for it.
+        self.cnn_cams = [i for i in range(len(self.cameras))
+                         if self.grounding is None or cfg.encode_grounding_camera or i != self.ground_cam]
         self.text = shared_embedder(spec.get("text_model"))
         self.reset()
         if verbose:
@@ -68,10 +80,29 @@ class VLAPolicy(nn.Module):
 
     # ------------------------------------------------------------------ model
     def encode(self, images: dict[str, torch.Tensor], state: torch.Tensor, lang: torch.Tensor) -> torch.Tensor:
-        """images uint8 {cam: (B, T, 3, H, W)}, state (B, T, S), lang (B, 384) → context tokens (B, N, D)."""
+        """images uint8 {cam: (B, T, 3, H, W)}, state (B, T, S), lang (B, 1 + L, 384) from `embed_text` → context tokens (B, N, D)."""
+        return self.encode_grounded(images, state, lang)[0]
+
+    def ground(self, images: dict[str, torch.Tensor], lang: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The grounding module on the current frame of its camera → keypoints (see GroundingNet.forward)."""
+        frame = images[self.cameras[self.ground_cam]][:, -1]  # (B, 3, H, W) uint8
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.cfg.grounding_freeze):
+            return self.grounding(frame, lang)
+
+    def encode_grounded(self, images: dict[str, torch.Tensor], state: torch.Tensor, lang: torch.Tensor,
+                        keypoints: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor] | None]:
+        """Like `encode`, also returning the grounding module's output (None without one). `keypoints` (B, K, 5 + C),
+        from `keypoint_table`, replaces running a frozen grounding module."""
         B, T = state.shape[:2]
-        tokens = [self.lang_proj(lang)[:, None, :]]  # (B, 1, D)
+        tokens = [self.lang_proj(lang[:, 0])[:, None, :]]  # (B, 1, D) from the sentence embedding
+        g = None
+        if self.grounding is not None:
+            g = self.ground(images, lang) if keypoints is None else split_keypoints(keypoints)
+            kp = torch.cat([g["uv"], g["xyz"], g["feat"]], -1)  # (B, K, 5 + C)
+            tokens.append(self.kp_proj(kp) + self.kp_emb)  # (B, K, D)
         for i, cam in enumerate(self.cameras):
+            if i not in self.cnn_cams:
+                continue
             x = self.normalizer.image(images[cam], i)  # (B, T, 3, H, W)
             f = self.vision(x.flatten(0, 1))  # (B*T, k, D)
             f = f.view(B, T, -1, f.shape[-1]) + self.obs_time_emb[-T:, None, :]  # (B, T, k, D)
@@ -80,26 +111,60 @@ class VLAPolicy(nn.Module):
         h = torch.cat(tokens, dim=1)  # (B, N, D)
         for blk in self.trunk:
             h = blk(h)
-        return self.trunk_norm(h)
+        return self.trunk_norm(h), g
 
     def embed_text(self, texts: list[str]) -> torch.Tensor:
-        """Cached sentence embeddings (B, 384) on the policy's device."""
-        return self.text.embed(texts).to(self.device)
+        """Cached instruction features (B, 1 + L, 384) on the policy's device: sentence embedding, then token states."""
+        return self.text.features(texts).to(self.device)
 
     def forward(self, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
         """Training loss on a loader batch (see vlaforge.data.loader for the keys and shapes)."""
         images = {c: batch[c] for c in self.cameras}
         state = batch[STATE].float()  # (B, T, S)
-        ctx = self.encode(images, state, self.embed_text(list(batch["task"])))
+        ctx, g = self.encode_grounded(images, state, self.embed_text(list(batch["task"])), batch.get(KEYPOINT_KEY))
         actions = self.normalizer.action(batch[ACTION].float())  # (B, H, A)
-        return self.head.loss(ctx, actions, batch["action_is_pad"])
+        loss, metrics = self.head.loss(ctx, actions, batch["action_is_pad"])
+        if g is not None and "label.target_uv" in batch:
+            labels = current_labels(batch)
+            if self.cfg.grounding_weight > 0 and not self.cfg.grounding_freeze:
+                g_loss = grounding_loss(g, *label_targets(labels))
+                loss = loss + self.cfg.grounding_weight * g_loss
+                metrics["grounding_loss"] = float(g_loss.detach())
+            metrics.update(grounding_metrics(g, labels))
+        return loss, metrics
 
     compute_loss = forward
+
+    @torch.no_grad()
+    def keypoint_table(self, ds: Any, batch_size: int = 256, progress: bool = False) -> torch.Tensor:
+        """The frozen grounding module's keypoints for every frame of `ds` → (num_frames, K, 5 + C), by dataset row.
+
+        Training puts row `index` of it in each batch (`KEYPOINT_KEY`), so a frozen module runs once per frame and not
+        once per sample drawn; the keypoints are those of the recorded frame and instruction."""
+        from vlaforge.data.loader import TrainingDataset
+
+        if self.grounding is None or not self.cfg.grounding_freeze:
+            raise CheckpointError("keypoint_table needs a frozen grounding module (--model.grounding_freeze true)")
+        cam = self.cameras[self.ground_cam]
+        td = TrainingDataset(ds, delta_timestamps={cam: [0.0]})
+        out = torch.zeros(ds.num_frames, len(KEYPOINTS), 5 + self.cfg.grounding_width)
+        starts = range(0, len(td), batch_size)
+        if progress:
+            from rich.progress import track
+
+            starts = track(starts, description=f"grounding keypoints for {len(td)} frames")
+        for i in starts:
+            b = td.__getitems__(list(range(i, min(i + batch_size, len(td)))))
+            g = self.grounding(b[cam][:, 0].to(self.device), self.embed_text(b["task"]))
+            out[td.rows[i : i + len(b["task"])]] = torch.cat([g["uv"], g["xyz"], g["feat"]], -1).float().cpu()
+        return out
 
     # ------------------------------------------------------------------ inference
     @torch.no_grad()
     def predict_batch(self, observations: list[dict[str, np.ndarray]], instructions: list[str]) -> np.ndarray:
         """Raw observations (one step each; cameras uint8 (H, W, 3), state (S,)) → raw chunks (B, H, A)."""
+        for o in observations:
+            refuse_labels(o)
         dev = self.device
         images = {c: torch.from_numpy(np.stack([o[c] for o in observations])).permute(0, 3, 1, 2)[:, None].to(dev) for c in self.cameras}
         state = torch.from_numpy(np.stack([np.asarray(o[STATE], np.float32) for o in observations]))[:, None].to(dev)
@@ -122,6 +187,7 @@ class VLAPolicy(nn.Module):
 
         Each call's wall time is appended to `inference_ms` (cleared by `reset`)."""
         t0 = time.perf_counter()
+        refuse_labels(obs)
         self._history.append({k: np.asarray(obs[k]) for k in [*self.cameras, STATE]})
         hist = list(self._history)
         hist = [hist[0]] * (self.cfg.n_obs - len(hist)) + hist  # pad the start by repetition, as training does
@@ -133,7 +199,26 @@ class VLAPolicy(nn.Module):
         return chunk
 
     def select_action(self, obs: dict[str, np.ndarray], instruction: str) -> np.ndarray:
-        """The next action (A,): from a queue refilled every `n_action_steps`, or temporally ensembled."""
+        """The next action (A,): from a queue refilled every `n_action_steps`, or temporally ensembled; the gripper
+        switched with hysteresis (see `PolicyConfig.gripper_hysteresis`)."""
+        return self._steady_gripper(self._next_action(obs, instruction))
+
+    def _steady_gripper(self, action: np.ndarray) -> np.ndarray:
+        names = self.spec["features"][ACTION].get("names") or []
+        if self.cfg.gripper_hysteresis <= 0 or "gripper" not in names:
+            return action
+        g = names.index("gripper")
+        lo, hi = float(self.normalizer.action_min[g]), float(self.normalizer.action_max[g])
+        mid, band = (lo + hi) / 2, self.cfg.gripper_hysteresis * (hi - lo)
+        if self._closed is None:
+            self._closed = bool(action[g] > mid)
+        elif self._closed and action[g] < mid - band or not self._closed and action[g] > mid + band:
+            self._closed = not self._closed
+        out = action.copy()
+        out[g] = hi if self._closed else lo
+        return out
+
+    def _next_action(self, obs: dict[str, np.ndarray], instruction: str) -> np.ndarray:
         if self.cfg.temporal_ensemble > 0:
             chunk = self.predict_chunk(obs, instruction)
             self._chunks.append((self._t, chunk))
@@ -156,6 +241,7 @@ class VLAPolicy(nn.Module):
         self._history: collections.deque = collections.deque(maxlen=self.cfg.n_obs)
         self._chunks: list[tuple[int, np.ndarray]] = []
         self._t = 0
+        self._closed: bool | None = None  # gripper state under hysteresis
         self.inference_ms: list[float] = []
 
     # ------------------------------------------------------------------ checkpoints
@@ -194,6 +280,22 @@ class VLAPolicy(nn.Module):
             raise CheckpointError(f"checkpoint does not match the {what}: " + "; ".join(diffs))
 
 
+KEYPOINT_KEY = "grounding.keypoints"  # batch key for precomputed keypoints (see VLAPolicy.keypoint_table)
+
+
+def split_keypoints(kp: torch.Tensor) -> dict[str, torch.Tensor]:
+    """(B, K, 5 + C) rows of `keypoint_table` → the grounding output fields uv, xyz, feat."""
+    return {"uv": kp[..., :2], "xyz": kp[..., 2:5], "feat": kp[..., 5:]}
+
+
+def refuse_labels(obs: dict[str, Any]) -> None:
+    """A policy acts on frames, the instruction and proprioception only: training-only `label.*` inputs are an error."""
+    bad = sorted(k for k in obs if is_label(k))
+    if bad:
+        raise FeatureMismatch(f"observation carries training-only labels {bad}; a policy never takes privileged inputs "
+                              "at inference (send cameras and observation.state only)")
+
+
 def spec_from_dataset(ds: Any) -> dict[str, Any]:
     """dataset.json content for a policy trained on `ds`."""
     from vlaforge.data.lineage import quick_key
@@ -218,7 +320,37 @@ def build_policy(cfg: PolicyConfig, ds: Any, verbose: bool = True) -> VLAPolicy:
     """A fresh policy sized for dataset `ds`, normalization taken from its stats."""
     policy = VLAPolicy(cfg, spec_from_dataset(ds), verbose=verbose)
     policy.normalizer.load_stats(ds.stats)
+    if policy.grounding is not None and cfg.grounding_init:
+        load_grounding(policy.grounding, cfg.grounding_init)
     return policy
+
+
+def grounding_camera_key(cfg: PolicyConfig, cameras: list[str]) -> str:
+    """The feature name of the grounding camera, or a ConfigError naming the cameras there are."""
+    key = f"observation.images.{cfg.grounding_camera}"
+    if key not in cameras:
+        raise ConfigError(f"--model.grounding_camera {cfg.grounding_camera!r} is not a camera of the data (cameras: "
+                          f"{[c.removeprefix('observation.images.') for c in cameras]}); choose one or set --model.grounding false")
+    return key
+
+
+def load_grounding(net: GroundingNet, source: str) -> Path:
+    """Load grounding weights: "pretrained" (shipped with vlaforge) or a grounding.safetensors file or its directory."""
+    from safetensors.torch import load_file
+
+    from vlaforge.models.pretrained import grounding_weights
+
+    path = grounding_weights() if source == "pretrained" else Path(source)
+    if path.is_dir():
+        path = path / "grounding.safetensors"
+    if not path.exists():
+        raise CheckpointError(f"grounding weights {path} do not exist; run `vlaforge pretrain grounding` or set --model.grounding_init ''")
+    try:
+        net.load_state_dict(load_file(str(path)), strict=True)
+    except RuntimeError as e:
+        raise CheckpointError(f"{path} does not fit this grounding module (--model.grounding_width {net.width}?): "
+                              f"{str(e).splitlines()[0]}") from None
+    return path
 
 
 def resolve_checkpoint(path: str | Path) -> Path:
@@ -240,7 +372,9 @@ def load_policy(path: str | Path, device: str = "cpu") -> VLAPolicy:
     if missing:
         raise CheckpointError(f"checkpoint {d} is missing {missing}")
     try:
-        cfg = from_dict(PolicyConfig, json.loads((d / "config.json").read_text()))
+        raw = json.loads((d / "config.json").read_text())
+        raw.setdefault("encode_grounding_camera", True)  # checkpoints from before the option encoded every camera
+        cfg = from_dict(PolicyConfig, raw)
         spec = json.loads((d / "dataset.json").read_text())
         norm = json.loads((d / "normalization.json").read_text())
     except (json.JSONDecodeError, KeyError, TypeError) as e:

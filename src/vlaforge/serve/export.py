@@ -23,7 +23,7 @@ INT8_TOLERANCE = 0.15
 
 
 class ExportWrapper(nn.Module):
-    """(uint8 cameras (B, 3, H, W) ..., state (B, S), lang (B, 384), noise (B, H, A)) → raw actions (B, H, A)."""
+    """(uint8 cameras (B, 3, H, W) ..., state (B, S), lang (B, 1 + L, 384), noise (B, H, A)) → raw actions (B, H, A)."""
 
     def __init__(self, policy: nn.Module):
         super().__init__()
@@ -73,7 +73,7 @@ def export_onnx(run: str | Path, out: str | Path, int8: bool = False, dataset: s
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tasks = list(ds.tasks)
-    table = policy.embed_text(tasks).cpu()  # (T, 384) precomputed language embeddings
+    table = policy.embed_text(tasks).cpu()  # (T, 1 + L, 384) precomputed language features
     rng = np.random.default_rng(0)
     idx = rng.choice(ds.num_frames, size=min(samples, ds.num_frames), replace=False)
     items = [ds[int(i)] for i in idx]

@@ -43,7 +43,7 @@ class OnnxPolicy:
         if instruction not in self.table:  # unseen wording: embed it with the same frozen text model
             from vlaforge.models.encoders.language import shared_embedder
 
-            self.table[instruction] = shared_embedder(self.meta["spec"].get("text_model")).embed([instruction])[0].numpy()
+            self.table[instruction] = shared_embedder(self.meta["spec"].get("text_model")).features([instruction])[0].numpy()
         return self.table[instruction]
 
     def predict_chunk(self, obs: dict[str, np.ndarray], instruction: str) -> np.ndarray:

@@ -43,19 +43,21 @@ def segments(labels: list[str]) -> list[dict[str, Any]]:
 
 def run_episode(family: str, seed: int, split: str = "seen", perturb: list[str] | tuple[str, ...] = (), image_size: int = 96,
                 render: bool = True) -> dict[str, Any]:
-    """One expert rollout → arrays (T, ...) keyed by feature name, instruction, subtask segments, flags."""
+    """One expert rollout → arrays (T, ...) keyed by feature name (`label.*`: training-only scene labels),
+    instruction, subtask segments, flags."""
     from vlaforge.sim.experts import Expert
+    from vlaforge.sim.labels import scene_labels
 
     env = _env(family, split, tuple(perturb), image_size)
     env.render_images = render
     obs, info = env.reset(seed=seed)
     expert = Expert()
-    steps: dict[str, list[np.ndarray]] = {k: [] for k in obs}
+    steps: dict[str, list[np.ndarray]] = {}
     actions, labels = [], []
     for _ in range(env.max_steps):
         a = expert(env)
-        for k, v in obs.items():
-            steps[k].append(v)
+        for k, v in {**obs, **scene_labels(env, expert.move)}.items():
+            steps.setdefault(k, []).append(v)
         actions.append(a)
         labels.append(expert.subtask)
         obs, _, terminated, truncated, info = env.step(a)
@@ -91,6 +93,7 @@ def collect(out: str | Path, families: list[str], episodes: int, workers: int = 
     """
     from vlaforge.data.writer import DatasetWriter
     from vlaforge.sim.env import FPS, feature_spec
+    from vlaforge.sim.labels import label_spec
     from vlaforge.sim.perturbations import parse_specs
 
     for f in families:
@@ -111,7 +114,7 @@ def collect(out: str | Path, families: list[str], episodes: int, workers: int = 
     jobs = [(f, seed + k, split, pick(k), image_size) for f in families for k in range(episodes)]
     kept, ran = 0, {f: [0, 0] for f in families}
     t0 = time.perf_counter()
-    with DatasetWriter.create(out, fps=FPS, features=feature_spec(image_size), robot_type="vlaforge_tabletop", overwrite=overwrite) as w:
+    with DatasetWriter.create(out, fps=FPS, features={**feature_spec(image_size), **label_spec()}, robot_type="vlaforge_tabletop", overwrite=overwrite) as w:
         w.set_lineage({"name": "sim collect", "families": families, "episodes": episodes, "split": split,
                        "perturb": list(specs), "one_each": one_each, "perturb_fraction": perturb_fraction, "seed": seed, "image_size": image_size}, parents=[])
         with mp.get_context("spawn").Pool(min(workers, len(jobs)), initializer=_init_worker) as pool:

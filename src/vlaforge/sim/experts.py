@@ -38,12 +38,12 @@ class Expert:
     """`expert(env) -> action`; `expert.subtask` is the phrase for the step just planned."""
 
     def __init__(self) -> None:
-        self.subtask = ""
-        self.grip_hold = 0
+        self.reset()
 
     def reset(self) -> None:
         """New episode."""
         self.subtask, self.grip_hold = "", 0
+        self.move: tuple[int, dict[str, Any]] | None = None  # (object index, target) of the step just planned
 
     @staticmethod
     def _done(env: TabletopEnv, i: int, target: dict[str, Any]) -> bool:
@@ -64,6 +64,13 @@ class Expert:
 
     def _act(self, env: TabletopEnv) -> np.ndarray:
         todo = [(i, t) for i, t in tasks.steps_of(env.task) if not self._done(env, i, t)]
+        if env.task["family"] == "put_all" and len(todo) > 1:
+            # Any order is right: take the held object, else the nearest, so the choice can be seen in the frame
+            # (an order by object index is invisible to a policy that imitates it).
+            hand = env.hand_pos()
+            held = [m for m in todo if env.grasped(m[0])]
+            todo = held + sorted((m for m in todo if m not in held), key=lambda m: float(np.linalg.norm(env.obj_pos(m[0])[:2] - hand[:2])))
+        self.move = todo[0] if todo else (self.move or tasks.steps_of(env.task)[-1])
         if not todo:
             hp = env.hand_pos()
             if env.grip_cmd > 0.5 and env.task["family"] != "push":  # placed but still holding: open in place

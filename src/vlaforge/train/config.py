@@ -25,6 +25,6 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:1
     num_workers: int = 0  # the frame cache makes 0 the fastest on CPU
-    threads: int = 0  # torch threads per process; 0 = the cores we were given / processes
+    threads: int = 0  # torch threads per process; 0 = the cores other work leaves free / processes (re-checked every 250 steps)
     budget_minutes: float = 0.0  # > 0: stop (and shorten the schedule) to fit this wall-clock budget
     augment: str = ""  # online augmentation recipe: a JSON/YAML file or a built-in name ("default"); "" = none

@@ -14,11 +14,12 @@ import numpy as np
 import torch
 
 from vlaforge.config import from_dict, to_dict
+from vlaforge.data.features import is_label
 from vlaforge.data.loader import TrainingDataset, split_episodes
 from vlaforge.data.reader import open_dataset
 from vlaforge.errors import CheckpointError, ConfigError
 from vlaforge.io import atomic_write_json
-from vlaforge.runtime import autocast, available_cores, pick_device, set_torch_threads
+from vlaforge.runtime import auto_threads, autocast, available_cores, pick_device, set_torch_threads
 from vlaforge.train import checkpoint as ckpt
 from vlaforge.train import distributed as dist
 from vlaforge.train.config import TrainConfig
@@ -90,21 +91,45 @@ def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str,
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
+VAL_METRICS = ("right_object", "target_err_cm", "goal_err_cm")  # grounding metrics reported on held-out episodes
+
+
 @torch.no_grad()
-def validate(policy: torch.nn.Module, td: TrainingDataset, cfg: TrainConfig, device: torch.device) -> float:
-    """Mean loss over fixed held-out batches, with a fixed noise seed so values are comparable across steps."""
+def validate(policy: torch.nn.Module, td: TrainingDataset, cfg: TrainConfig, device: torch.device,
+             prepare: Callable[[dict[str, Any]], dict[str, Any]] = lambda b: b) -> dict[str, float]:
+    """Mean loss (and grounding metrics, when the data has labels) over fixed held-out batches, with a fixed noise
+    seed so values are comparable across steps → {"val_loss", "val_right_object", ...}."""
     was_training = policy.training
     policy.eval()
     order = batch_order(len(td), min(cfg.batch_size, len(td)), cfg.seed + 1, 0, 0, 1)[: cfg.val_batches]
-    losses = []
+    rows: list[dict[str, float]] = []
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed + 12345)
         for idx in order:
             with autocast(device):
-                loss, _ = policy.compute_loss(to_device(td.__getitems__(idx), device))
-            losses.append(float(loss))
+                loss, metrics = policy.compute_loss(to_device(prepare(td.__getitems__(idx)), device))
+            rows.append({"loss": float(loss), **{k: metrics[k] for k in VAL_METRICS if k in metrics}})
     policy.train(was_training)
-    return float(np.mean(losses)) if losses else float("nan")
+    if not rows:
+        return {"val_loss": float("nan")}
+    return {f"val_{k}": float(np.mean([r[k] for r in rows])) for k in rows[0]}
+
+
+def keypoint_lookup(policy: Any, ds: Any, progress: bool) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """batch → batch with the frozen grounding module's precomputed keypoints (identity when there is none)."""
+    from vlaforge.models.policy import KEYPOINT_KEY
+
+    if policy.grounding is None or not policy.cfg.grounding_freeze:
+        return lambda batch: batch
+    table = policy.keypoint_table(ds, progress=progress)  # (num_frames, K, 5 + C) by row
+    index = np.asarray(ds.column("index"), np.int64)
+    row_of = np.full(int(index.max()) + 1, -1, np.int64)
+    row_of[index] = np.arange(len(index))
+
+    def add(batch: dict[str, Any]) -> dict[str, Any]:
+        return {**batch, KEYPOINT_KEY: table[torch.from_numpy(row_of[batch["index"].numpy()])]}
+
+    return add
 
 
 def train(
@@ -127,7 +152,9 @@ def train(
     cfg = run_cfg.train
     device = pick_device(cfg.device)
     info = dist.init(device)
-    set_torch_threads(cfg.threads or max(1, available_cores() // info.world))
+    threads = set_torch_threads(cfg.threads or auto_threads(info.world))
+    if info.is_main:
+        print(f"torch threads: {threads}" + ("" if cfg.threads else f" (--train.threads 0: the free cores of {available_cores()}, re-checked every 250 steps)"), flush=True)
     if device.type == "cuda":
         torch.cuda.set_device(info.local_rank) if device.index is None else None
         device = torch.device("cuda", info.local_rank) if device.index is None else device
@@ -137,6 +164,11 @@ def train(
         from vlaforge.engine.augment.pipeline import build_pipeline  # lazy: only runs that ask for augmentation load it
 
         augment = build_pipeline(cfg.augment, ds)
+        moved = augment.moves_pixels
+        if moved and run_cfg.model.grounding and run_cfg.model.grounding_weight > 0 and any(is_label(k) for k in ds.features):
+            raise ConfigError(f"--train.augment {cfg.augment!r} moves image content ({', '.join(moved)}), so the grounding labels "
+                              "(label.*_uv) would no longer match the frames; use a recipe without geometric steps "
+                              "(e.g. 'photometric') or set --model.grounding_weight 0")
     all_eps = [int(e["episode_index"]) for e in ds.episode_meta]
     train_eps, val_eps = split_episodes(all_eps, cfg.val_fraction, cfg.seed)
     mcfg = run_cfg.model
@@ -178,6 +210,11 @@ def train(
         atomic_write_json(out / "config.json", run_cfg.to_json())
     torch.manual_seed(cfg.seed * 1000 + info.rank + step) if not resume else None
 
+    # A frozen grounding module sees each recorded frame once: its keypoints are computed here and looked up per batch.
+    t_prep = time.perf_counter()
+    add_keypoints = keypoint_lookup(policy, ds, progress and info.is_main)
+    elapsed_before += time.perf_counter() - t_prep  # part of the wall-clock budget
+
     model: torch.nn.Module = policy
     if info.world > 1:
         model = torch.nn.parallel.DistributedDataParallel(policy, device_ids=[device.index] if device.type == "cuda" else None)
@@ -215,6 +252,7 @@ def train(
         while step < total:
             epoch, i, batch = next(stream)
             in_epoch = i + 1
+            batch = add_keypoints(batch)
             if augment is not None:
                 aug_gen.manual_seed(cfg.seed * 7919 + info.rank * 104729 + step)  # per step, so a resumed run draws the same
                 batch = augment(batch, aug_gen)
@@ -230,6 +268,8 @@ def train(
             if ema is not None:
                 ema.update(policy, step)
             n_log += len(batch["task"]) * info.world
+            if not cfg.threads and step % 250 == 0 and device.type == "cpu":
+                threads = set_torch_threads(auto_threads(info.world))  # other work may have started or stopped
             if cfg.budget_minutes > 0 and (step - step0 == 20 or step % 250 == 0):
                 # Fit the schedule (and the stop) to the wall-clock budget: first once the step time is known,
                 # then again every 250 steps, so a machine that slows down still stops on time.
@@ -248,12 +288,14 @@ def train(
                 }
                 t_log, n_log = now, 0
                 if val_td is not None and (step % cfg.val_every == 0 or step == total):
-                    row["val_loss"] = validate(_ema_model(policy, ema), val_td, cfg, device)
+                    row.update(validate(_ema_model(policy, ema), val_td, cfg, device, add_keypoints))
                 log.log(row)
                 if on_log:
                     on_log(row)
                 if bar is not None:
                     msg = f"loss {row['loss']:.4f}  {row['samples_per_s']:.0f} samples/s" + (f"  val {row['val_loss']:.4f}" if row["val_loss"] is not None else "")
+                    if row.get("val_right_object") is not None:
+                        msg += f"  right object {row['val_right_object']:.0%}"
                     bar.update(task, completed=step, msg=msg)
             elif bar is not None:
                 bar.update(task, completed=step)

@@ -155,6 +155,7 @@ class Augmentation:
     kind: ClassVar[str] = "image"  # image | text | state
     per_frame: ClassVar[bool] = False  # draws fresh noise per frame (sensor noise); its parameters are still per sample
     moves_actions: ClassVar[bool] = False  # also transforms actions/state/instructions
+    moves_pixels: ClassVar[bool] = False  # moves image content (pixel positions no longer match label.*_uv)
     showcase: ClassVar[dict[str, Any]] = {}  # stronger parameters for the preview gallery
 
     @dataclasses.dataclass(frozen=True)

@@ -43,6 +43,8 @@ def _aspect(x: torch.Tensor) -> float:
 class Flip(ImageAugmentation):
     """Horizontal mirror of every camera; mirrors the lateral (x) action/state axes and swaps left/right in the instruction."""
 
+    moves_pixels = True
+
     moves_actions = True
 
     @dataclasses.dataclass(frozen=True)
@@ -73,6 +75,8 @@ class Flip(ImageAugmentation):
 @register("rot90")
 class Rot90(ImageAugmentation):
     """Turn every camera by 90°, 180° or 270°, and the x/y actions and state with it; only for top-down cameras."""
+
+    moves_pixels = True
 
     moves_actions = True
     showcase = {"topdown": "y_down", "k": (1,)}
@@ -143,6 +147,8 @@ class Rot90(ImageAugmentation):
 class Crop(ImageAugmentation):
     """Random zoom-in crop resized back to the full image (camera jitter: a closer or shifted camera)."""
 
+    moves_pixels = True
+
     showcase = {"scale": (0.5, 0.5)}
 
     @dataclasses.dataclass(frozen=True)
@@ -170,6 +176,8 @@ class Crop(ImageAugmentation):
 
 class _JitterAngle(ImageAugmentation):
     """Base of rotate and shear: one `degrees` limit, refused beyond camera jitter."""
+
+    moves_pixels = True
 
     showcase = {"degrees": 20.0}
 

@@ -100,6 +100,11 @@ class Pipeline:
         self.recipe, self.spec, self.record = recipe, spec, record
         self.steps = [(s, build_step(s, spec)) for s in recipe.augmentations]
 
+    @property
+    def moves_pixels(self) -> list[str]:
+        """Names of the steps that move image content (so image-space labels would no longer match)."""
+        return [s.name for s, aug in self.steps if aug.moves_pixels]
+
     def __repr__(self) -> str:
         return "Pipeline(" + ", ".join(f"{s.name}@{s.p:g}" for s, _ in self.steps) + ")"
 

@@ -15,6 +15,7 @@ import torch
 from vlaforge.errors import CheckpointError
 
 DIM = 384
+MAX_TOKENS = 24  # token states kept per instruction (longer instructions are truncated)
 _SHARED: dict[str, "TextEmbedder"] = {}
 _LOCK = threading.Lock()
 
@@ -29,11 +30,14 @@ def minilm_path() -> Path:
 
 
 class TextEmbedder:
-    """Mean-pooled, L2-normalized sentence embeddings (384-d) with a per-string cache."""
+    """Per string: the mean-pooled, L2-normalized sentence embedding (384-d) and the token states, cached.
+
+    Each string is embedded on its own (never padded into a batch), so its embedding does not depend on
+    which other strings were embedded with it: a resumed run sees bit-identical embeddings."""
 
     def __init__(self, path: str | Path | None = None):
         self.path = Path(path) if path else minilm_path()
-        self.cache: dict[str, torch.Tensor] = {}
+        self.cache: dict[str, torch.Tensor] = {}  # string → (1 + MAX_TOKENS, 384): sentence vector, then token states
         self._model = None
         self._tok = None
 
@@ -50,19 +54,30 @@ class TextEmbedder:
         self._model = AutoModel.from_pretrained(str(self.path), local_files_only=True).eval()
 
     @torch.no_grad()
-    def embed(self, texts: list[str]) -> torch.Tensor:
-        """Embeddings (N, 384) for `texts`, computing only the strings not seen before."""
+    def _fill(self, texts: list[str]) -> None:
         new = sorted({t for t in texts if t not in self.cache})
-        if new:
-            with _LOCK:
-                if self._model is None:
-                    self._load()
-                enc = self._tok(new, return_tensors="pt", padding=True, truncation=True, max_length=64)
-                h = self._model(**enc).last_hidden_state  # (N, L, 384)
-                m = enc["attention_mask"].unsqueeze(-1).float()  # (N, L, 1)
-                e = torch.nn.functional.normalize((h * m).sum(1) / m.sum(1).clamp(min=1), dim=-1)  # (N, 384)
-                for t, v in zip(new, e):
-                    self.cache[t] = v.clone()
+        if not new:
+            return
+        with _LOCK:
+            if self._model is None:
+                self._load()
+            for t in new:
+                enc = self._tok([t], return_tensors="pt", truncation=True, max_length=64)
+                h = self._model(**enc).last_hidden_state[0]  # (L, 384)
+                row = torch.zeros(1 + MAX_TOKENS, DIM)
+                row[0] = torch.nn.functional.normalize(h.mean(0), dim=-1)
+                n = min(MAX_TOKENS, h.shape[0])
+                row[1 : 1 + n] = h[:n]
+                self.cache[t] = row
+
+    def embed(self, texts: list[str]) -> torch.Tensor:
+        """Sentence embeddings (N, 384) for `texts`, computing only the strings not seen before."""
+        self._fill(texts)
+        return torch.stack([self.cache[t][0] for t in texts])
+
+    def features(self, texts: list[str]) -> torch.Tensor:
+        """(N, 1 + MAX_TOKENS, 384): the sentence embedding, then the token states zero-padded (see `token_mask`)."""
+        self._fill(texts)
         return torch.stack([self.cache[t] for t in texts])
 
 
@@ -72,3 +87,8 @@ def shared_embedder(path: str | Path | None = None) -> TextEmbedder:
     if key not in _SHARED:
         _SHARED[key] = TextEmbedder(path)
     return _SHARED[key]
+
+
+def token_mask(features: torch.Tensor) -> torch.Tensor:
+    """Which token rows of `TextEmbedder.features` (N, 1 + L, 384) are real → bool (N, L)."""
+    return features[:, 1:].abs().sum(-1) > 0

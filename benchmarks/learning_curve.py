@@ -1,0 +1,72 @@
+"""What the default recipe reaches against training minutes and against the number of demos (pick_place, seen split).
+
+    python benchmarks/learning_curve.py                                  # minutes 5,10,20,40 on 800 demos; demos 100..800 at 20 min
+    python benchmarks/learning_curve.py --minutes 5,10 --demos 200 --demo-minutes 10 --episodes 50
+Each point trains the `vlaforge demo` policy and recipe from scratch for its budget (its own schedule), then evaluates
+it on the same fixed seeds. Contention (other work on the cores) is recorded per point.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import Contention, save  # noqa: E402
+
+
+def point(data: Path, out: Path, minutes: float, episodes: int, workers: int) -> dict:
+    """Train the default recipe on `data` for `minutes`, evaluate the seen split; success with its interval."""
+    import json
+
+    from vlaforge.eval.runner import evaluate
+    from vlaforge.models import PolicyConfig
+    from vlaforge.train.config import TrainConfig
+    from vlaforge.train.trainer import RunConfig, train
+
+    with Contention() as c:
+        run = train(RunConfig(str(data), PolicyConfig(), TrainConfig(steps=100_000, batch_size=64, budget_minutes=minutes, val_every=1000,
+                                                                    save_every=100_000, augment="fixed_camera")), out / "run", progress=False)
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    ev = evaluate({"checkpoint": run}, out / "eval", tasks=["pick_place"], splits="seen", episodes=episodes, workers=workers, progress=False)
+    seen = ev["summary"]["by_split"]["seen"]
+    return {"minutes": minutes, "steps": rows[-1]["step"], "rate": seen["rate"], "ci95": seen["ci95"], "n": seen["n"],
+            "contention": c.record()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", type=Path, default=Path("outputs/learning_curve"))
+    ap.add_argument("--minutes", default="5,10,20,40", help="training budgets on all demos ('' to skip)")
+    ap.add_argument("--demos", default="100,200,400,800", help="demo counts at --demo-minutes ('' to skip)")
+    ap.add_argument("--demo-minutes", type=float, default=20.0)
+    ap.add_argument("--max-demos", type=int, default=800)
+    ap.add_argument("--episodes", type=int, default=50, help="evaluation episodes (seen split)")
+    ap.add_argument("--workers", type=int, default=2)
+    args = ap.parse_args()
+    from vlaforge.eval.stats import interval_text
+    from vlaforge.sim.collect import collect
+
+    def data_for(n: int) -> Path:
+        d = args.out / f"data{n}"
+        if not (d / "meta" / "info.json").exists():
+            collect(d, ["pick_place"], n, args.workers, perturb=["all"], one_each=True, perturb_fraction=0.25, overwrite=True, progress=False)
+        return d
+
+    by_minutes = [point(data_for(args.max_demos), args.out / f"min{m:g}", m, args.episodes, args.workers)
+                  for m in (float(x) for x in args.minutes.split(",") if x)]
+    by_demos = [{"demos": n, **point(data_for(n), args.out / f"demos{n}", args.demo_minutes, args.episodes, args.workers)}
+                for n in (int(x) for x in args.demos.split(",") if x)]
+    fmt = lambda p: f"{p['rate']:.0%} {interval_text(p)}"  # noqa: E731
+    doc = ("**Learning curve** (default policy and recipe, pick_place seen split, "
+           f"{args.episodes} episodes per point, 2 CPU cores): "
+           + (f"vs minutes on {args.max_demos} demos: " + ", ".join(f"{p['minutes']:g} min ({p['steps']} steps) {fmt(p)}" for p in by_minutes) if by_minutes else "")
+           + ("; " if by_minutes and by_demos else "")
+           + (f"vs demos at {args.demo_minutes:g} min: " + ", ".join(f"{p['demos']} demos {fmt(p)}" for p in by_demos) if by_demos else "")
+           + ". Other work on the cores per point is in the JSON. `python benchmarks/learning_curve.py`")
+    save("learning_curve", {"by_minutes": by_minutes, "by_demos": by_demos, "demo_minutes": args.demo_minutes}, doc)
+
+
+if __name__ == "__main__":
+    main()

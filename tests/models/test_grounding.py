@@ -1,0 +1,116 @@
+"""Grounding: keypoint heatmaps learn the named object from labelled sim frames; policies never take labels as input."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from vlaforge.cli import main
+from vlaforge.data import open_dataset
+from vlaforge.data.loader import TrainingDataset
+from vlaforge.errors import CheckpointError, ConfigError, FeatureMismatch
+from vlaforge.models import PolicyConfig, build_policy, load_policy
+from vlaforge.models.encoders.grounding import GroundingNet, current_labels, grounding_loss, label_targets
+from vlaforge.models.encoders.language import shared_embedder
+
+TINY = dict(width=32, depth=1, head_depth=1, n_heads=2, chunk=8, image_tokens=4, grounding_width=16, grounding_init="")
+
+
+def test_shapes_and_keypoints_in_the_image():
+    net = GroundingNet(width=16)
+    text = shared_embedder().features(["put the red block in the blue bin", "push the green cylinder to the white target"])
+    out = net(torch.randint(0, 255, (2, 3, 48, 48), dtype=torch.uint8), text)
+    assert out["logits"].shape == (2, 2, 12, 12) and out["uv"].shape == (2, 2, 2) and out["xyz"].shape == (2, 2, 3)
+    assert out["feat"].shape == (2, 2, 16)
+    assert (out["uv"] >= 0).all() and (out["uv"] <= 1).all()
+
+
+def test_heatmap_loss_is_zero_only_at_the_label():
+    net = GroundingNet(width=16)
+    text = shared_embedder().features(["put the red block in the blue bin"])
+    out = net(torch.zeros(1, 3, 48, 48), text)
+    uv = torch.tensor([[[0.3, 0.6], [0.7, 0.2]]])
+    peaked = {**out, "logits": torch.full_like(out["logits"], -50.0), "uv": uv, "xyz": torch.zeros(1, 2, 3)}
+    h, w = out["logits"].shape[-2:]
+    for k, (u, v) in enumerate(uv[0].tolist()):
+        yy, xx = torch.meshgrid(torch.arange(h) + 0.5, torch.arange(w) + 0.5, indexing="ij")
+        peaked["logits"][0, k] = -((yy - v * h) ** 2 + (xx - u * w) ** 2) / 2  # log of the Gaussian target itself
+    assert grounding_loss(peaked, uv, torch.zeros(1, 2, 3)) < 1e-4
+    assert grounding_loss(peaked, uv.flip(-1), torch.zeros(1, 2, 3)) > 1.0
+
+
+@pytest.mark.slow
+def test_policy_learns_to_find_the_named_object_and_reports_it(labelled_dataset):
+    ds = open_dataset(labelled_dataset)
+    torch.manual_seed(0)
+    policy = build_policy(PolicyConfig(**TINY, grounding_freeze=False), ds, verbose=False)  # trained end to end
+    td = TrainingDataset(ds, chunk=8)
+    batch = td.__getitems__(list(range(0, len(td), max(1, len(td) // 32)))[:32])
+    uv, _ = label_targets(current_labels(batch))
+    images, text = {c: batch[c] for c in policy.cameras}, policy.embed_text(batch["task"])
+
+    def uv_error() -> float:
+        with torch.no_grad():
+            return float((policy.ground(images, text)["uv"] - uv).abs().mean())
+
+    before = uv_error()
+    opt = torch.optim.AdamW(policy.parameters(), lr=3e-3)
+    first = None
+    for _ in range(40):
+        loss, metrics = policy(batch)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        first = first or metrics["grounding_loss"]
+    assert metrics["grounding_loss"] < 0.6 * first
+    assert {"right_object", "target_err_cm", "goal_err_cm"} <= set(metrics)
+    assert uv_error() < 0.9 * before, (before, uv_error())  # it starts moving the keypoints onto the labels
+
+
+def test_policy_refuses_privileged_inputs(labelled_dataset, tmp_path):
+    ds = open_dataset(labelled_dataset)
+    policy = build_policy(PolicyConfig(**TINY), ds, verbose=False).eval()
+    item = ds[3]
+    obs = {k: item[k] for k in [*policy.cameras, "observation.state"]}
+    assert policy.predict_chunk(obs, ds.tasks[0]).shape == (8, 4)
+    assert "label.target" not in json.dumps(policy.spec)  # the checkpoint's inputs are cameras and state only
+    with pytest.raises(FeatureMismatch, match="privileged"):
+        policy.predict_chunk({**obs, "label.target": item["label.target"]}, ds.tasks[0])
+    with pytest.raises(FeatureMismatch, match="privileged"):
+        policy.predict_batch([{**obs, "label.goal_uv": item["label.goal_uv"]}], [ds.tasks[0]])
+    policy.save(tmp_path / "ck")
+    again = load_policy(tmp_path / "ck")
+    for k, v in policy.state_dict().items():
+        assert torch.equal(v, again.state_dict()[k]), k
+
+
+def test_grounding_camera_and_init_errors(labelled_dataset, tmp_path):
+    ds = open_dataset(labelled_dataset)
+    with pytest.raises(ConfigError, match="grounding_camera 'top'"):
+        build_policy(PolicyConfig(**{**TINY, "grounding_camera": "top"}), ds, verbose=False)
+    with pytest.raises(CheckpointError, match="do not exist"):
+        build_policy(PolicyConfig(**{**TINY, "grounding_init": str(tmp_path / "nope")}), ds, verbose=False)
+
+
+def test_pretrain_cli_writes_weights_a_policy_starts_from(labelled_dataset, tmp_path, capsys):
+    out = tmp_path / "g"
+    assert main(["pretrain", "grounding", "--dataset", str(labelled_dataset), "--out", str(out), "--steps", "6",
+                 "--batch-size", "8", "--width", "16"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["steps"] == 6 and 0 <= summary["heldout-layouts/right_object"] <= 1
+    recipe = json.loads((out / "grounding.json").read_text())
+    assert recipe["command"].startswith("vlaforge pretrain grounding") and recipe["seed"] == 0 and recipe["minutes"] >= 0
+    ds = open_dataset(labelled_dataset)
+    policy = build_policy(PolicyConfig(**{**TINY, "grounding_init": str(out)}), ds, verbose=False)
+    from safetensors.torch import load_file
+
+    shipped = load_file(str(out / "grounding.safetensors"))
+    assert all(torch.equal(v, policy.grounding.state_dict()[k]) for k, v in shipped.items())
+    with pytest.raises(CheckpointError, match="grounding_width"):
+        build_policy(PolicyConfig(**{**TINY, "grounding_width": 32, "grounding_init": str(out)}), ds, verbose=False)
+
+
+def test_pretrain_refuses_a_dataset_without_labels(tiny_dataset, tmp_path, capsys):
+    assert main(["pretrain", "grounding", "--dataset", str(tiny_dataset.root), "--out", str(tmp_path / "g"), "--steps", "2"]) == 1
+    assert "label" in capsys.readouterr().err
