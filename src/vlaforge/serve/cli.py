@@ -40,8 +40,10 @@ def load_predictor(path: Path, threads: int = 0) -> object:
         return OnnxPolicy(path, threads=threads or None)
     from vlaforge.models import load_policy
     from vlaforge.serve.schema import TorchPredictor
+    from vlaforge.train.checkpoint import weights_errors
 
-    return TorchPredictor(load_policy(path))
+    with weights_errors(path):
+        return TorchPredictor(load_policy(path))
 
 
 def resolve_token(args: argparse.Namespace, environ: Mapping[str, str] = os.environ) -> str | None:

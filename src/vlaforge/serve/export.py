@@ -140,4 +140,10 @@ def read_meta(path: str | Path) -> dict[str, Any]:
     p = Path(str(path) + ".json")
     if not p.exists():
         raise CheckpointError(f"{p} is missing: export with `vlaforge export` so the spec and language table travel with the model")
-    return json.loads(p.read_text())
+    try:
+        meta = json.loads(p.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{p} is not valid JSON ({e}); export the model again with `vlaforge export`") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{p} must hold a JSON object; export the model again with `vlaforge export`")
+    return meta

@@ -26,7 +26,10 @@ class OnnxPolicy:
         if threads:
             opts.intra_op_num_threads = threads
             opts.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        try:
+            self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        except Exception as e:  # onnxruntime's own types (InvalidProtobuf, Fail, ...) share no public base
+            raise CheckpointError(f"{path} is not a loadable ONNX model ({str(e).splitlines()[0][:200]}); export it again with `vlaforge export`") from None
         self.inputs = self.meta["inputs"]
         self.cameras = self.inputs[:-3]
         self.chunk, self.action_dim = int(self.meta["chunk"]), int(self.meta["action_dim"])
