@@ -104,3 +104,15 @@ def test_garbage_onnx_metadata_is_refused(tmp_path):
     model.write_bytes(b"x")
     (tmp_path / "policy.onnx.json").write_text("{not json")
     _assert_one_line(_run(["serve", str(model)], tmp_path), 1, "policy.onnx.json is not valid JSON")
+
+
+@pytest.mark.parametrize("name, text", [
+    ("evil.yaml", "train: !!python/object/apply:os.system ['touch {marker}']\n"),
+    ("broken.json", '{"train": {"steps": 1'),
+], ids=["yaml-python-tag", "broken-json"])
+def test_config_file_that_is_not_plain_data(name, text, tmp_path):
+    marker = tmp_path / "ran"
+    (tmp_path / name).write_text(text.replace("{marker}", str(marker)))
+    out = _run(["train", "--config", str(tmp_path / name), "--out", str(tmp_path / "run")], tmp_path)
+    _assert_one_line(out, 2, name)
+    assert not marker.exists()  # the tag was refused, never run

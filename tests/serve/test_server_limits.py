@@ -94,6 +94,19 @@ def test_metrics_count_rejections_by_reason_and_5xx(tiny_checkpoint, serve_app):
     assert 'vlaforge_rejected_total{reason="schema"} 1' in prom and "vlaforge_responses_5xx_total 1" in prom
 
 
+def test_oversized_body_is_413_and_a_flood_is_429(tiny_checkpoint, serve_app):
+    app, _ = _app(tiny_checkpoint, max_body_bytes=1000)
+    url = serve_app(app)
+    assert httpx.post(f"{url}/act", content=b"\x81" * 2000, headers=AUTH).status_code == 413
+    from vlaforge.serve.server import create_app
+
+    url = serve_app(create_app(_app(tiny_checkpoint)[1], token="s3cret", rate_limit=0.01, burst=1))
+    with httpx.Client() as c:  # one connection: its bucket holds one request
+        codes = [c.post(f"{url}/act", content=b"\xc1", headers=AUTH).status_code for _ in range(3)]
+    assert codes == [400, 429, 429]
+    assert httpx.get(f"{url}/metrics", headers=AUTH).json()["rejected"] == {"malformed_body": 1, "rate_limited": 2}
+
+
 def test_stalled_body_gets_408_and_the_connection_closes(tiny_checkpoint, serve_app):
     app, _ = _app(tiny_checkpoint, body_timeout_s=0.3)
     url = serve_app(app)
