@@ -54,7 +54,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse arguments, run the chosen command, turn user errors into a message and exit code 1."""
+    """Parse arguments, run the chosen command, turn user errors into one line on stderr and an exit code.
+
+    Exit codes: 0 ok, 1 a user error (bad data, checkpoint, server), 2 a usage error (bad option or config
+    value, as argparse), 130 interrupted.
+    """
     argv = sys.argv[1:] if argv is None else argv
     os.environ.setdefault("MUJOCO_GL", "egl")
     command = next((a for a in argv if not a.startswith("-")), None)
@@ -74,12 +78,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rc = func(args, extra) if getattr(args, "accepts_overrides", False) else func(args)
     except VlaforgeError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+        print(f"error: {_one_line(str(e))}", file=sys.stderr)
+        return e.exit_code
     except KeyboardInterrupt:
         print("interrupted; nothing half-written was left behind", file=sys.stderr)
         return 130
     return int(rc or 0)
+
+
+def _one_line(message: str) -> str:
+    """Fold a multi-line message onto one line so each error is exactly one stderr line."""
+    return " | ".join(part.strip() for part in message.splitlines() if part.strip())
 
 
 if __name__ == "__main__":

@@ -135,9 +135,15 @@ def load_file(path: str | Path) -> dict[str, Any]:
     if path.suffix in (".yaml", ".yml"):
         import yaml
 
-        data = yaml.safe_load(text) or {}
+        try:
+            data = yaml.safe_load(text) or {}  # plain data only: python/* tags are refused, never constructed
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path} is not plain YAML data ({' '.join(str(e).split())}); fix the file") from None
     else:
-        data = json.loads(text)
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"{path} is not valid JSON ({e}); fix the file") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: top level must be a mapping")
     return data

@@ -4,6 +4,8 @@
 class VlaforgeError(Exception):
     """Base class for errors caused by user input; the CLI prints them without a traceback."""
 
+    exit_code = 1  # what `vlaforge` exits with when this error stops a command
+
 
 class DatasetError(VlaforgeError):
     """A dataset on disk is missing, corrupt, half-written or inconsistent."""
@@ -19,3 +21,5 @@ class CheckpointError(VlaforgeError):
 
 class ConfigError(VlaforgeError):
     """A config file or command-line override names an unknown key or holds a bad value."""
+
+    exit_code = 2  # a usage error, like argparse's own

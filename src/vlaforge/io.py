@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import shutil
+import socket
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
@@ -47,10 +48,8 @@ def staging_dir(final: Path) -> Iterator[Path]:
     between them is restored by `recover_dir` the next time anything opens the path.
     """
     final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
     recover_dir(final)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.staging.", dir=final.parent))
-    os.chmod(tmp, 0o755)  # mkdtemp makes 0700 dirs; the finished directory is meant to be shared
+    tmp = new_staging_dir(final)
     try:
         yield tmp
         replace_dir(tmp, final)
@@ -59,12 +58,69 @@ def staging_dir(final: Path) -> Iterator[Path]:
         raise
 
 
+STAGING_OWNER = ".staging-owner.json"  # {"pid", "host"} of the writer; a dot-file, so never part of a fingerprint
+
+
+def new_staging_dir(final: Path) -> Path:
+    """A fresh `.NAME.staging.*` dir beside `final` that records its owner; stale ones in that parent go first."""
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_staging(final.parent)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.staging.", dir=final.parent))
+    os.chmod(tmp, 0o755)  # mkdtemp makes 0700 dirs; the finished directory is meant to be shared
+    atomic_write_json(tmp / STAGING_OWNER, {"pid": os.getpid(), "host": socket.gethostname()})
+    return tmp
+
+
+def staging_dirs(parent: Path, name: str = "*") -> list[Path]:
+    """The `.NAME.staging.*` dirs in `parent` (every dataset's when `name` is '*')."""
+    return sorted(p for p in Path(parent).glob(f".{name}.staging.*") if p.is_dir())
+
+
+def staging_owner(staging: Path) -> dict[str, Any] | None:
+    """The {"pid", "host"} a staging dir records, or None (an older vlaforge, or not written yet)."""
+    try:
+        owner = json.loads((Path(staging) / STAGING_OWNER).read_text())
+    except (OSError, ValueError):
+        return None
+    return owner if isinstance(owner, dict) and isinstance(owner.get("pid"), int) else None
+
+
+def is_stale(staging: Path) -> bool:
+    """True when the staging dir's writer ran on this host and its process is gone (killed or crashed)."""
+    owner = staging_owner(staging)
+    if owner is None or owner.get("host") != socket.gethostname():
+        return False  # unknown owner, or another machine's writer on a shared disk: never ours to delete
+    return not _pid_alive(owner["pid"])
+
+
+def remove_stale_staging(parent: Path) -> list[Path]:
+    """Delete the staging dirs in `parent` whose writer process is gone; return what was removed."""
+    removed = [p for p in staging_dirs(parent) if is_stale(p)]
+    for p in removed:
+        shutil.rmtree(p, ignore_errors=True)
+    return removed
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, another user's
+    return True
+
+
 def _trash_path(final: Path) -> Path:
     return final.parent / f".{final.name}.old"
 
 
 def replace_dir(new: Path, final: Path) -> None:
     """Move directory `new` onto `final`, keeping the old one until the new one is in place."""
+    (Path(new) / STAGING_OWNER).unlink(missing_ok=True)  # bookkeeping of the writer, not part of the result
     trash = _trash_path(final)
     if trash.exists():
         shutil.rmtree(trash)

@@ -200,3 +200,68 @@ def test_video_shorter_than_data(sample_dataset):
     assert any(VIDEO in p and "episode 1" in p and "video holds 1.50s" in p for p in probs), probs
     with pytest.raises(DatasetError, match="truncated"):
         open_dataset(sample_dataset).episode(2)
+
+
+def _scribble(path, start_frac, end_frac):
+    """Overwrite part of the file's bytes in place (same size) with seeded garbage."""
+    data = bytearray(path.read_bytes())
+    lo, hi = int(len(data) * start_frac), int(len(data) * end_frac)
+    data[lo:hi] = np.random.default_rng(0).integers(0, 256, hi - lo, dtype=np.uint8).tobytes()
+    path.write_bytes(bytes(data))
+
+
+def test_scribbled_video_fails_to_decode(sample_dataset, capsys):
+    (sample_dataset / "meta/vlaforge.json").unlink()  # no fingerprint to fall back on
+    size = (sample_dataset / VIDEO).stat().st_size
+    _scribble(sample_dataset / VIDEO, 0.05, 0.85)  # most of the frame data, the index (moov, at the end) intact
+    assert (sample_dataset / VIDEO).stat().st_size == size
+    probs = _problems(sample_dataset)
+    assert any(VIDEO in p and "observation.images.front" in p and "frame " in p and "the file is corrupt" in p for p in probs), probs
+    assert main(["data", "check", str(sample_dataset)]) == 1
+    assert "does not decode" in capsys.readouterr().out
+
+
+def test_deep_check_decodes_every_frame(sample_dataset, capsys):
+    (sample_dataset / "meta/vlaforge.json").unlink()
+    _scribble(sample_dataset / VIDEO, 0.50, 0.56)  # a few frames in the middle only
+    assert main(["data", "check", "--deep", str(sample_dataset)]) == 1
+    out = capsys.readouterr().out
+    line = next(l for l in out.splitlines() if VIDEO in l)
+    assert "frame " in line and "does not decode" in line and "--deep" not in line, out
+    assert any("frame" in p for p in map(str, check_dataset(sample_dataset, decode_all=True)))
+
+
+def _kill_writer_after_one_episode(target):
+    script = textwrap.dedent(f"""
+        from vlaforge.data import DatasetWriter
+        from vlaforge.data.sample import sample_episode
+        w = DatasetWriter.append({str(target)!r})
+        w.add_episode(*sample_episode(50, 10))
+        print("episode", flush=True)
+        import time; time.sleep(60)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    proc.stdout.readline()
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    return proc.pid
+
+
+def test_killed_writers_staging_dir_is_listed_then_cleaned(tmp_path, sample_dataset, capsys):
+    from vlaforge.data import DatasetWriter
+    from vlaforge.data.sample import sample_episode, sample_features
+    from vlaforge.io import staging_dirs, staging_owner
+
+    pid = _kill_writer_after_one_episode(sample_dataset)
+    left = staging_dirs(sample_dataset.parent, "sample")
+    assert len(left) == 1 and staging_owner(left[0])["pid"] == pid
+    assert main(["data", "check", str(sample_dataset)]) == 0  # the dataset itself is fine
+    out = capsys.readouterr().out
+    assert f"{left[0]}: leftover of a killed writer (pid {pid} is gone)" in out
+    live = shutil.copytree(left[0], sample_dataset.parent / ".other.staging.live")  # a live writer's (ours) is kept
+    (live / ".staging-owner.json").write_text(json.dumps({"pid": os.getpid(), "host": staging_owner(left[0])["host"]}))
+    with DatasetWriter.create(sample_dataset.parent / "next", fps=20, features=sample_features()) as w:
+        w.add_episode(*sample_episode(0, 5))
+    assert staging_dirs(sample_dataset.parent) == [live]
+    assert not (sample_dataset.parent / "next" / ".staging-owner.json").exists()
+    assert check_dataset(sample_dataset.parent / "next") == []

@@ -217,7 +217,7 @@ def test_cli_offline_and_list(ds, tmp_path, capsys):
     assert open_dataset(tmp_path / "a").num_episodes == 2 * ds.num_episodes
     assert main(["engine", "augment", "--list"]) == 0
     assert "motion_blur" in capsys.readouterr().out
-    assert main(["engine", "augment", str(ds.root), "--out", str(tmp_path / "b"), "--recipe", "missing.yaml"]) == 1
+    assert main(["engine", "augment", str(ds.root), "--out", str(tmp_path / "b"), "--recipe", "missing.yaml"]) == 2
 
 
 def test_online_augmentation_trains_and_resumes_exactly(ds, tmp_path):

@@ -49,7 +49,7 @@ def test_token_given_twice_is_refused(tmp_path):
 
 def test_network_bind_without_any_token_is_refused(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("VLAFORGE_TOKEN", raising=False)
-    assert main(["serve", str(tmp_path / "no_such_run"), "--host", "0.0.0.0"]) == 1
+    assert main(["serve", str(tmp_path / "no_such_run"), "--host", "0.0.0.0"]) == 2
     assert "--token-file" in capsys.readouterr().err
 
 

@@ -32,7 +32,7 @@ def test_collect_writes_a_valid_dataset_with_subtasks(tmp_path, capsys):
 
 
 def test_collect_rejects_unknown_family(tmp_path, capsys):
-    assert main(["sim", "collect", "--tasks", "juggle", "--episodes", "1", "--out", str(tmp_path / "x")]) == 1
+    assert main(["sim", "collect", "--tasks", "juggle", "--episodes", "1", "--out", str(tmp_path / "x")]) == 2
     assert "unknown task family" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
 
@@ -66,5 +66,5 @@ def test_collect_spreads_one_perturbation_each_over_a_fraction_of_episodes(tmp_p
     ds = open_dataset(out)
     fired = [ds.flags(ep)["perturbations"] for ep in range(ds.num_episodes)]
     assert fired == [[], ["lighting"], [], ["distractor"]]
-    assert main(["sim", "collect", "--perturb-fraction", "2", "--out", str(tmp_path / "bad")]) == 1
+    assert main(["sim", "collect", "--perturb-fraction", "2", "--out", str(tmp_path / "bad")]) == 2
     assert "perturb_fraction must be in [0, 1]" in capsys.readouterr().err

@@ -80,9 +80,9 @@ def test_cli_overrides_and_unknown_keys(tiny_dataset, tmp_path, capsys):
                "--train.steps", "2", "--train.batch_size", "4", "--train.warmup_steps", "1"])
     assert rc == 0
     assert json.loads((tmp_path / "r/config.json").read_text())["model"]["head"] == "chunk"
-    assert main(["train", "--dataset", str(tiny_dataset.root), "--out", str(tmp_path / "x"), "--model.widht", "8"]) == 1
+    assert main(["train", "--dataset", str(tiny_dataset.root), "--out", str(tmp_path / "x"), "--model.widht", "8"]) == 2
     assert "unknown config key" in capsys.readouterr().err
-    assert main(["train", "--dataset", str(tiny_dataset.root), "--out", str(tmp_path / "y"), "--model.head", "diffusion"]) == 1
+    assert main(["train", "--dataset", str(tiny_dataset.root), "--out", str(tmp_path / "y"), "--model.head", "diffusion"]) == 2
     assert "choose one of" in capsys.readouterr().err
 
 

@@ -30,10 +30,12 @@ def register(parser: argparse.ArgumentParser) -> None:
         "check",
         help="validate a dataset; exit 1 and list every problem (file, field) if any",
         description="Checks files present/referenced, schema and shapes against meta/info.json, NaN/inf, timestamps "
-        "(monotonic, on the fps grid), index gaps, video length vs data, stats present and fresh, fingerprint.",
+        "(monotonic, on the fps grid), index gaps, video length vs data, video frames decode (a sample; --deep: all), "
+        "stats present and fresh, fingerprint.",
     )
     p.add_argument("path", type=Path)
     p.add_argument("--quick", action="store_true", help="skip the statistics check")
+    p.add_argument("--deep", action="store_true", help="decode every video frame (default: first, last and a seeded sample per file)")
     p.set_defaults(func=_check)
 
     p = sub.add_parser("convert", help="convert a LeRobot v2.1 dataset (one parquet + mp4 per episode) to v3.0")
@@ -197,9 +199,11 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from vlaforge.data.validate import check_dataset
+    from vlaforge.data.validate import check_dataset, leftover_staging
 
-    problems = check_dataset(args.path, deep=not args.quick)
+    problems = check_dataset(args.path, deep=not args.quick, decode_all=args.deep)
+    for line in leftover_staging(args.path):
+        print(f"note: {line}")
     if not problems:
         print(f"ok: {args.path} is a valid LeRobot dataset")
         return 0

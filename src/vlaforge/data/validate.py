@@ -16,6 +16,7 @@ from vlaforge.data.features import DEFAULT_FEATURES, Feature, camera_keys
 from vlaforge.errors import DatasetError
 
 TIMESTAMP_TOL_S = 1e-4  # LeRobot's tolerance for timestamps on the fps grid
+SAMPLED_FRAMES = 6  # frames decoded per video file besides the first and last (seeded, so runs agree)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,8 +32,11 @@ class Problem:
         return f"{where}: {self.message}"
 
 
-def check_dataset(path: str | Path, deep: bool = True) -> list[Problem]:
-    """Validate a v3.0 (or v2.1) dataset; an empty list means it is good. `deep` also checks stats."""
+def check_dataset(path: str | Path, deep: bool = True, decode_all: bool = False) -> list[Problem]:
+    """Validate a v3.0 (or v2.1) dataset; an empty list means it is good. `deep` also checks stats.
+
+    Every video file gets its first, last and a few seeded frames decoded; `decode_all` decodes every frame.
+    """
     root = Path(path)
     problems: list[Problem] = []
 
@@ -129,6 +133,9 @@ def check_dataset(path: str | Path, deep: bool = True) -> list[Problem]:
         f = features[cam]
         if (meta["video.height"], meta["video.width"]) != tuple(f.shape[:2]):
             add(_rel(p, root), cam, f"video is {meta['video.height']}x{meta['video.width']}, info.json says {f.shape[0]}x{f.shape[1]}")
+        bad = _undecodable(p, fps, meta["num_frames"], decode_all)
+        if bad is not None:
+            add(_rel(p, root), cam, bad)
         video_len_s = meta["num_frames"] / fps
         for c, e in users:
             end = float(e[f"videos/{c}/to_timestamp"])
@@ -151,6 +158,42 @@ def check_dataset(path: str | Path, deep: bool = True) -> list[Problem]:
     if lineage.get("fingerprint") and not problems and content_fingerprint(root) != lineage["fingerprint"]:
         add(fmt.VLAFORGE_PATH, "fingerprint", "files changed since vlaforge wrote this dataset; stats and caches may be stale (re-write it with a vlaforge command)")
     return problems
+
+
+def leftover_staging(path: str | Path) -> list[str]:
+    """One line per `.NAME.staging.*` dir beside dataset `path`: a killed writer's leftovers, or a writer still running."""
+    from vlaforge.io import is_stale, staging_dirs, staging_owner
+
+    root = Path(path)
+    lines = []
+    for d in staging_dirs(root.parent, root.name):
+        owner = staging_owner(d)
+        if owner is None:
+            lines.append(f"{d}: staging dir of unknown owner (an older vlaforge or a writer just starting); delete it if no writer is running")
+        elif is_stale(d):
+            lines.append(f"{d}: leftover of a killed writer (pid {owner['pid']} is gone); the next write beside it removes it, or delete it")
+        else:
+            lines.append(f"{d}: a writer is running (pid {owner['pid']} on {owner.get('host')}); its result replaces {root.name} when it finishes")
+    return lines
+
+
+def _undecodable(path: Path, fps: int, n_frames: int, decode_all: bool) -> str | None:
+    """Why `path` fails to decode (naming the first bad frame), or None; a sample of frames unless `decode_all`."""
+    from vlaforge.data.video import first_bad_frame
+
+    frames = None
+    if not decode_all:
+        rng = np.random.default_rng(0)
+        frames = sorted({0, max(0, n_frames - 1), *rng.integers(0, max(1, n_frames), SAMPLED_FRAMES).tolist()})
+    try:
+        bad = first_bad_frame(path, fps, frames)
+    except (DatasetError, Exception) as e:  # noqa: BLE001 - any decoder failure is a corrupt file
+        return f"cannot be decoded ({e}); restore the file or re-create the dataset"
+    if bad is None:
+        return None
+    i, why = bad
+    how = "" if decode_all else " (a sample of frames was decoded; `vlaforge data check --deep` decodes them all)"
+    return f"frame {i} (t={i / fps:.2f}s) {why}; the file is corrupt: restore it or re-create the dataset{how}"
 
 
 def _rel(p: Path, root: Path) -> str:

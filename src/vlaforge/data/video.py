@@ -181,6 +181,51 @@ def decode_at(path: Path, timestamps: list[float], fps: int, tolerance_s: float 
     return result
 
 
+def first_bad_frame(path: Path, fps: int, frames: list[int] | None = None) -> tuple[int, str] | None:
+    """The first frame that does not decode, as (frame index, why), or None when all asked-for frames decode.
+
+    `frames` are frame indices to decode (each after a seek to its keyframe); None decodes the whole file,
+    which also catches a file whose frames silently stop early.
+    """
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        if frames is None:
+            return _scan(container, stream, fps, stop=None)
+        for i in sorted(set(frames)):
+            container.seek(int(i / fps / stream.time_base), stream=stream, backward=True)
+            bad = _scan(container, stream, fps, stop=i)
+            if bad is not None:
+                return bad
+    return None
+
+
+def _scan(container: Any, stream: Any, fps: int, stop: int | None) -> tuple[int, str] | None:
+    """Decode from the current position up to frame `stop` (None: to the end); the first failure, if any."""
+    last, decoded = -1, 0
+
+    def index(pts: Any) -> int:
+        return round(float(pts * stream.time_base) * fps) if pts is not None else last + 1
+
+    try:
+        for packet in container.demux(stream):
+            at = index(packet.pts)
+            try:
+                for frame in packet.decode():
+                    last, decoded = index(frame.pts), decoded + 1
+                    if stop is not None and last >= stop:
+                        return None
+            except av.error.FFmpegError as e:
+                return at, f"does not decode ({e})"
+    except av.error.FFmpegError as e:  # the container itself is broken here
+        return last + 1, f"cannot be read ({e})"
+    if stop is not None:
+        return stop, "is missing: the video ends before it"
+    expected = stream.frames or 0
+    if expected and decoded < expected:
+        return decoded, f"is missing: only {decoded} of the {expected} frames in the file decode"
+    return None
+
+
 def probe(path: Path) -> dict[str, Any]:
     """The video.* info LeRobot stores in info.json, plus frame count and duration."""
     with _open(path) as container:

@@ -12,7 +12,6 @@ import dataclasses
 import math
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ from vlaforge.data.features import DEFAULT_FEATURES, Feature, camera_keys, user_
 from vlaforge.data.lineage import read_lineage, write_lineage
 from vlaforge.data.video import VideoConfig, VideoFileWriter, decode_range, probe, video_info
 from vlaforge.errors import DatasetError, FeatureMismatch
-from vlaforge.io import recover_dir, replace_dir
+from vlaforge.io import new_staging_dir, recover_dir, replace_dir
 
 IMAGE_STATS_FRAMES = 32  # frames per episode sampled for image statistics
 
@@ -374,8 +373,7 @@ class DatasetWriter:
 
 
 def _new_staging(root: Path) -> Path:
-    root.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{root.name}.staging.", dir=root.parent))
+    return new_staging_dir(root)  # records its owner; leftovers of killed writers in root.parent are removed
 
 
 def _video_config_from(features: dict[str, Feature]) -> VideoConfig:

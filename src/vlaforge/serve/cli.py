@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import time
 from pathlib import Path
 from typing import Mapping
 
 TOKEN_ENV = "VLAFORGE_TOKEN"
+DEFAULT_CACHE = 4096  # = vlaforge.serve.lru.DEFAULT_SIZE, kept here so `serve --help` imports nothing heavy
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -26,10 +28,14 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-body-mb", type=float, default=4.0)
     parser.add_argument("--rate-limit", type=float, default=1000.0, help="requests/s per connection (0 = unlimited)")
     parser.add_argument("--threads", type=int, default=0, help="inference threads (0 = all cores)")
+    parser.add_argument("--instruction-cache", type=int, default=DEFAULT_CACHE, metavar="N",
+                        help="language features kept for the N most recently used instructions (default: %(default)s)")
+    parser.add_argument("--body-timeout-s", type=float, default=10.0, metavar="S",
+                        help="a request body must arrive within S seconds of its headers, else 408 (default: %(default)s)")
     parser.set_defaults(func=run)
 
 
-def load_predictor(path: Path, threads: int = 0) -> object:
+def load_predictor(path: Path, threads: int = 0, instruction_cache: int = DEFAULT_CACHE) -> object:
     """A predictor for a PyTorch checkpoint/run or an .onnx export."""
     from vlaforge.runtime import set_torch_threads
 
@@ -37,11 +43,13 @@ def load_predictor(path: Path, threads: int = 0) -> object:
     if path.suffix == ".onnx":
         from vlaforge.serve.onnx_policy import OnnxPolicy
 
-        return OnnxPolicy(path, threads=threads or None)
+        return OnnxPolicy(path, threads=threads or None, instruction_cache=instruction_cache)
     from vlaforge.models import load_policy
     from vlaforge.serve.schema import TorchPredictor
+    from vlaforge.train.checkpoint import weights_errors
 
-    return TorchPredictor(load_policy(path))
+    with weights_errors(path):
+        return TorchPredictor(load_policy(path), instruction_cache=instruction_cache)
 
 
 def resolve_token(args: argparse.Namespace, environ: Mapping[str, str] = os.environ) -> str | None:
@@ -75,8 +83,14 @@ def run(args: argparse.Namespace) -> int:
     token = resolve_token(args)
     if not is_loopback(args.host) and not token:
         raise ConfigError(f"binding {args.host} exposes the robot to the network: pass --token-file PATH (or set ${TOKEN_ENV})")
-    predictor = load_predictor(args.policy, args.threads)
-    app = create_app(predictor, token=token, max_body_bytes=int(args.max_body_mb * 1e6), rate_limit=args.rate_limit)
-    print(f"serving {args.policy} on http://{args.host}:{args.port} (auth {'on' if token else 'off'})")
+    if args.instruction_cache < 1 or not args.body_timeout_s > 0:
+        raise ConfigError(f"--instruction-cache {args.instruction_cache} must be >= 1 and --body-timeout-s {args.body_timeout_s} > 0")
+    predictor = load_predictor(args.policy, args.threads, args.instruction_cache)
+    t0 = time.perf_counter()
+    predictor.warmup()  # type: ignore[attr-defined]
+    print(f"warmed up in {time.perf_counter() - t0:.1f} s: text model loaded, one inference run", flush=True)
+    app = create_app(predictor, token=token, max_body_bytes=int(args.max_body_mb * 1e6), rate_limit=args.rate_limit,
+                     body_timeout_s=args.body_timeout_s)
+    print(f"serving {args.policy} on http://{args.host}:{args.port} (auth {'on' if token else 'off'})", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0

@@ -33,21 +33,21 @@ class Client:
 
     def fetch_spec(self) -> dict[str, Any]:
         """GET /spec (needs the token): the policy's input/output spec."""
-        r = self._http.get(f"{self.url}/spec", headers=self.headers)
+        r = self._request("GET", "/spec")
         if r.status_code != 200:
             raise ServerError(f"{self.url}/spec answered {r.status_code}: {r.text[:200]}")
         return r.json()["spec"]
 
     def health(self) -> dict[str, Any]:
         """GET /health (public liveness, {"ok": true}) together with the spec this client fetched with its token."""
-        r = self._http.get(f"{self.url}/health")
+        r = self._request("GET", "/health", auth=False)
         if r.status_code != 200:
             raise ServerError(f"{self.url}/health answered {r.status_code}: {r.text[:200]}")
         return {**r.json(), "spec": self.spec}
 
     def metrics(self) -> dict[str, Any]:
         """GET /metrics."""
-        r = self._http.get(f"{self.url}/metrics", headers=self.headers)
+        r = self._request("GET", "/metrics")
         if r.status_code != 200:
             raise ServerError(f"/metrics answered {r.status_code}: {r.text[:200]}")
         return r.json()
@@ -60,7 +60,7 @@ class Client:
         if self.transport == "ws":
             msg = self._ws_call(body)
         else:
-            r = self._http.post(f"{self.url}/act", content=body, headers=self.headers)
+            r = self._request("POST", "/act", content=body)
             if r.status_code != 200:
                 raise ServerError(f"/act answered {r.status_code}: {r.text[:300]}")
             msg = codec.loads(r.content)
@@ -69,6 +69,19 @@ class Client:
         if self.latency_s:
             time.sleep(self.latency_s / 2)
         return msg["action"]
+
+    def _request(self, method: str, path: str, auth: bool = True, content: bytes | None = None) -> Any:
+        """One HTTP request; a server that cannot be reached is a ServerError saying so, not a traceback."""
+        import httpx
+
+        try:
+            return self._http.request(method, f"{self.url}{path}", content=content, headers=self.headers if auth else None)
+        except httpx.TransportError as e:
+            why = str(e) or type(e).__name__
+            raise ServerError(
+                f"cannot reach a vlaforge server at {self.url} ({method} {path}: {why}); "
+                "start one with `vlaforge serve RUN` or fix the URL (--server)"
+            ) from None
 
     def _ws_call(self, body: bytes) -> dict[str, Any]:
         from websockets.sync.client import connect

@@ -86,6 +86,9 @@ def export_onnx(run: str | Path, out: str | Path, int8: bool = False, dataset: s
     import logging
     import warnings
 
+    stage = _Stages(["export", *(["quantize"] if int8 else []), "parity"])
+    stage("export", f"tracing the policy to ONNX (opset 17, batch 1) -> {fp32}")
+
     logging.getLogger().setLevel(logging.ERROR)  # onnxruntime.quantization's pre-processing advice
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer warnings about Python ints in shapes: shapes are static here
@@ -94,8 +97,10 @@ def export_onnx(run: str | Path, out: str | Path, int8: bool = False, dataset: s
     if int8:
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
+        stage("quantize", f"dynamic int8 weights -> {out}")
         quantize_dynamic(str(fp32), str(out), weight_type=QuantType.QInt8)
         fp32.unlink()
+    stage("parity", f"onnxruntime vs PyTorch on {len(obs)} dataset samples")
     sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     errs = []
     with torch.no_grad():
@@ -135,9 +140,31 @@ def export_onnx(run: str | Path, out: str | Path, int8: bool = False, dataset: s
     return meta
 
 
+class _Stages:
+    """`stage(name, what)` prints "[i/n] name: what" as a stage starts, and how long the one before took."""
+
+    def __init__(self, names: list[str]):
+        self.names, self.current, self.t = names, "", 0.0
+
+    def __call__(self, name: str, what: str) -> None:
+        import time
+
+        now = time.perf_counter()
+        if self.current:
+            print(f"      {self.current} done in {now - self.t:.1f} s", flush=True)
+        self.current, self.t = name, now
+        print(f"[{self.names.index(name) + 1}/{len(self.names)}] {name}: {what}", flush=True)
+
+
 def read_meta(path: str | Path) -> dict[str, Any]:
     """The FILE.onnx.json written by export_onnx."""
     p = Path(str(path) + ".json")
     if not p.exists():
         raise CheckpointError(f"{p} is missing: export with `vlaforge export` so the spec and language table travel with the model")
-    return json.loads(p.read_text())
+    try:
+        meta = json.loads(p.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{p} is not valid JSON ({e}); export the model again with `vlaforge export`") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{p} must hold a JSON object; export the model again with `vlaforge export`")
+    return meta

@@ -23,8 +23,10 @@ def register(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Export and report."""
     from vlaforge.serve.export import export_onnx
+    from vlaforge.train.checkpoint import weights_errors
 
-    meta = export_onnx(args.run, args.out, int8=args.int8, dataset=args.dataset, samples=args.samples)
+    with weights_errors(args.run):
+        meta = export_onnx(args.run, args.out, int8=args.int8, dataset=args.dataset, samples=args.samples)
     print(f"wrote {args.out} (+ {args.out.name}.json); parity max relative error {max(meta['parity']['max_rel_err_per_dim']):.2e} "
           f"<= {meta['parity']['tolerance_rel']}")
     return 0

@@ -9,13 +9,14 @@ import numpy as np
 
 from vlaforge.errors import CheckpointError
 from vlaforge.serve.export import read_meta
-from vlaforge.serve.schema import PolicySpec
+from vlaforge.serve.lru import DEFAULT_SIZE, LRU
+from vlaforge.serve.schema import PolicySpec, zero_observation
 
 
 class OnnxPolicy:
     """`predict_chunk(obs, instruction) -> (H, A)`, `select_action`, `reset`, `predict_batch` on onnxruntime."""
 
-    def __init__(self, path: str | Path, threads: int | None = None, seed: int = 0):
+    def __init__(self, path: str | Path, threads: int | None = None, seed: int = 0, instruction_cache: int | None = None):
         import onnxruntime as ort
 
         path = Path(path)
@@ -26,12 +27,16 @@ class OnnxPolicy:
         if threads:
             opts.intra_op_num_threads = threads
             opts.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        try:
+            self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        except Exception as e:  # onnxruntime's own types (InvalidProtobuf, Fail, ...) share no public base
+            raise CheckpointError(f"{path} is not a loadable ONNX model ({str(e).splitlines()[0][:200]}); export it again with `vlaforge export`") from None
         self.inputs = self.meta["inputs"]
         self.cameras = self.inputs[:-3]
         self.chunk, self.action_dim = int(self.meta["chunk"]), int(self.meta["action_dim"])
         self.n_action_steps = int(self.meta.get("n_action_steps", 8))
         self.table = {t: np.asarray(v, np.float32) for t, v in zip(self.meta["tasks"], self.meta["language_table"])}
+        self.unseen: LRU[str, np.ndarray] = LRU(instruction_cache or DEFAULT_SIZE)  # other wordings, bounded
         feats = self.meta["spec"]["features"]
         obs = {c: (tuple(feats[c]["shape"]), "uint8") for c in self.cameras}
         obs["observation.state"] = (tuple(feats["observation.state"]["shape"]), "float32")
@@ -40,11 +45,24 @@ class OnnxPolicy:
         self.reset()
 
     def _lang(self, instruction: str) -> np.ndarray:
-        if instruction not in self.table:  # unseen wording: embed it with the same frozen text model
+        if instruction in self.table:  # the exported tasks stay; other wordings live in the bounded LRU
+            return self.table[instruction]
+        found = self.unseen.get(instruction)
+        if found is None:  # unseen wording: embed it with the same frozen text model
             from vlaforge.models.encoders.language import shared_embedder
 
-            self.table[instruction] = shared_embedder(self.meta["spec"].get("text_model")).features([instruction])[0].numpy()
-        return self.table[instruction]
+            embedder = shared_embedder(self.meta["spec"].get("text_model"))
+            found = embedder.features([instruction])[0].numpy()
+            embedder.cache.pop(instruction, None)  # kept here, bounded, not twice
+            self.unseen.put(instruction, found)
+        return found
+
+    def warmup(self) -> None:
+        """Load the text model and run the session once, so the first request is not the slow one."""
+        rng = self.rng.bit_generator.state
+        self.predict_chunk(zero_observation(self.spec), "warm-up")  # an unseen wording: loads the text model too
+        self.rng.bit_generator.state = rng  # the warm-up draws no noise the first request would have had
+        self.reset()
 
     def predict_chunk(self, obs: dict[str, np.ndarray], instruction: str) -> np.ndarray:
         """One raw observation → raw chunk (H, A)."""

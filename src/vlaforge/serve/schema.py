@@ -80,12 +80,38 @@ def spec_of(policy: object) -> PolicySpec:
 
 
 class TorchPredictor:
-    """Serves a PyTorch VLAPolicy (one torch thread pool; batches are one forward pass)."""
+    """Serves a PyTorch VLAPolicy (one torch thread pool; batches are one forward pass).
 
-    def __init__(self, policy: object):
+    The policy's text embedder caches every string it sees; the server keeps only the
+    `instruction_cache` most recently used instructions there (see `vlaforge.serve.lru`).
+    """
+
+    def __init__(self, policy: object, instruction_cache: int | None = None):
+        from vlaforge.serve.lru import DEFAULT_SIZE, LRU
+
         self.policy = policy
         self.spec = spec_of(policy)
+        self.recent: LRU[str, None] = LRU(instruction_cache or DEFAULT_SIZE)
 
     def predict_batch(self, observations: list[dict[str, np.ndarray]], instructions: list[str]) -> np.ndarray:
         """(B, H, A) raw chunks."""
-        return self.policy.predict_batch(observations, instructions)  # type: ignore[attr-defined]
+        out = self.policy.predict_batch(observations, instructions)  # type: ignore[attr-defined]
+        cache = self._text_cache()
+        for text in instructions:
+            for old in self.recent.put(text, None):
+                cache.pop(old, None)
+        return out
+
+    def warmup(self) -> None:
+        """Load the text model and run one forward pass, so the first request is not the slow one."""
+        self.policy.predict_batch([zero_observation(self.spec)], ["warm-up"])  # type: ignore[attr-defined]
+        self._text_cache().pop("warm-up", None)
+
+    def _text_cache(self) -> dict:
+        text = getattr(self.policy, "text", None)
+        return getattr(text, "cache", None) if isinstance(getattr(text, "cache", None), dict) else {}
+
+
+def zero_observation(spec: PolicySpec) -> dict[str, np.ndarray]:
+    """An all-zero observation that fits `spec` (for warm-up)."""
+    return {k: np.zeros(shape, dtype) for k, (shape, dtype) in spec.observation.items()}

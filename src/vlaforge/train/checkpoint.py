@@ -13,12 +13,13 @@ crash never leaves `last` pointing at a half-written checkpoint.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -68,6 +69,20 @@ def write_checkpoint(run: Path, step: int, save_model: Any, train_state: dict[st
     os.symlink(final.name, link)
     os.replace(link, ck / "last")
     return final
+
+
+@contextlib.contextmanager
+def weights_errors(path: str | Path) -> Iterator[None]:
+    """Inside: a corrupt or truncated model.safetensors of checkpoint/run `path` raises a one-line CheckpointError."""
+    from safetensors import SafetensorError
+
+    try:
+        yield
+    except SafetensorError as e:
+        raise CheckpointError(
+            f"{path}: model.safetensors is corrupt or truncated ({str(e).splitlines()[0]}); "
+            "copy the checkpoint again or point at another one (e.g. an earlier RUN/checkpoints/<step>)"
+        ) from None
 
 
 def rng_state() -> dict[str, Any]:

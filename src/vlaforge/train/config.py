@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,3 +29,22 @@ class TrainConfig:
     threads: int = 0  # torch threads per process; 0 = the cores other work leaves free / processes (re-checked every 250 steps)
     budget_minutes: float = 0.0  # > 0: stop (and shorten the schedule) to fit this wall-clock budget
     augment: str = ""  # online augmentation recipe: a JSON/YAML file or a built-in name ("default"); "" = none
+
+    def __post_init__(self) -> None:
+        """Reject values that would crash later or silently train nothing, naming the flag and the fix."""
+        from vlaforge.errors import ConfigError
+
+        at_least_1 = ("steps", "batch_size", "val_every", "val_batches", "save_every", "log_every")
+        bad = [f"--train.{k} {getattr(self, k)} (must be >= 1)" for k in at_least_1 if getattr(self, k) < 1]
+        at_least_0 = ("weight_decay", "warmup_steps", "grad_clip", "num_workers", "threads", "budget_minutes")
+        bad += [f"--train.{k} {getattr(self, k)} (must be >= 0)" for k in at_least_0 if not getattr(self, k) >= 0]
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            bad.append(f"--train.lr {self.lr} (must be a finite number > 0, e.g. 3e-4)")
+        if not 0 <= self.ema_decay < 1:
+            bad.append(f"--train.ema_decay {self.ema_decay} (must be in [0, 1); 0 disables EMA, 0.995 is typical)")
+        if not 0 <= self.lr_floor <= 1:
+            bad.append(f"--train.lr_floor {self.lr_floor} (must be in [0, 1], a fraction of --train.lr)")
+        if not 0 <= self.val_fraction < 1:
+            bad.append(f"--train.val_fraction {self.val_fraction} (must be in [0, 1); 0 disables validation)")
+        if bad:
+            raise ConfigError("bad training config: " + "; ".join(bad))

@@ -218,7 +218,7 @@ def train(
     model: torch.nn.Module = policy
     if info.world > 1:
         model = torch.nn.parallel.DistributedDataParallel(policy, device_ids=[device.index] if device.type == "cuda" else None)
-    log = MetricsLog(out) if info.is_main else None
+    log = MetricsLog(out, resume_step=step if resume else None) if info.is_main else None
     stream = batches(td, cfg, info, epoch, in_epoch)
 
     def save() -> None:
