@@ -20,7 +20,7 @@ import torch
 from vlaforge.data.features import is_label
 from vlaforge.data.loader import TrainingDataset, split_episodes
 from vlaforge.data.reader import LeRobotDataset, open_dataset
-from vlaforge.errors import ConfigError
+from vlaforge.errors import ConfigError, DatasetError
 from vlaforge.io import atomic_write_json
 from vlaforge.models.encoders.grounding import GroundingNet, current_labels, grounding_loss, grounding_metrics, label_targets
 from vlaforge.models.encoders.language import shared_embedder
@@ -34,7 +34,7 @@ def label_frames(ds: LeRobotDataset, camera: str, episodes: list[int] | None = N
     cam = f"observation.images.{camera}"
     missing = [k for k in (cam, *REQUIRED) if k not in ds.features]
     if missing:
-        raise ConfigError(f"{ds.root} lacks {missing}: grounding needs a camera and the sim's label.* features "
+        raise DatasetError(f"{ds.root} lacks {missing}: grounding needs a camera and the sim's label.* features "
                           "(datasets written by `vlaforge sim collect` have them)")
     delta = {cam: [0.0], **{k: [0.0] for k in ds.features if is_label(k)}}
     return TrainingDataset(ds, delta_timestamps=delta, episodes=episodes)
