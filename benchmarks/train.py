@@ -14,23 +14,28 @@ from pathlib import Path
 
 import torch
 
-from common import save
+from common import Contention, save
 from vlaforge.data import open_dataset
 from vlaforge.data.loader import TrainingDataset
 from vlaforge.data.sample import make_sample_dataset
 from vlaforge.models import PolicyConfig, build_policy
 from vlaforge.runtime import available_cores
+from vlaforge.train.trainer import keypoint_lookup
 
 
-def samples_per_s(cfg: PolicyConfig, td: TrainingDataset, ds, seconds: float) -> tuple[float, float]:
+def samples_per_s(cfg: PolicyConfig, td: TrainingDataset, ds, seconds: float) -> tuple[float, float, float]:
+    """(steady samples/s, parameters in millions, seconds to build the frozen grounding's keypoint table)."""
     torch.manual_seed(0)
     policy = build_policy(cfg, ds, verbose=False)
+    t_table = time.perf_counter()
+    add_keypoints = keypoint_lookup(policy, ds, progress=False)  # what the trainer does before its first step
+    t_table = time.perf_counter() - t_table
     opt = torch.optim.AdamW(policy.parameters(), lr=1e-4)
     g = torch.Generator().manual_seed(0)
     n, t0, step = 0, None, 0
     while True:
         idx = torch.randint(len(td), (32,), generator=g).tolist()
-        loss, _ = policy(td.__getitems__(idx))
+        loss, _ = policy(add_keypoints(td.__getitems__(idx)))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -40,7 +45,7 @@ def samples_per_s(cfg: PolicyConfig, td: TrainingDataset, ds, seconds: float) ->
         elif t0 is not None:
             n += 32
             if time.perf_counter() - t0 > seconds:
-                return n / (time.perf_counter() - t0), policy.num_params() / 1e6
+                return n / (time.perf_counter() - t0), policy.num_params() / 1e6, t_table
 
 
 def main() -> None:
@@ -58,10 +63,14 @@ def main() -> None:
         }
         res = {}
         for name, cfg in models.items():
-            sps, params = samples_per_s(cfg, td, ds, args.seconds)
-            res[name] = {"samples_per_s": sps, "params_m": params}
-    line = "**Training** (batch 32, 2 cams 96x96, chunk 16, %d CPU threads): " % available_cores() + "; ".join(
-        f"{k}: {v['samples_per_s']:.0f} samples/s ({v['params_m']:.1f}M params)" for k, v in res.items()
+            with Contention() as c:
+                sps, params, t_table = samples_per_s(cfg, td, ds, args.seconds)
+            res[name] = {"samples_per_s": sps, "params_m": params, "keypoint_table_s": t_table, "frames": ds.num_frames,
+                         "contention": c.record()}
+    line = "**Training** (batch 32, 2 cams 96x96, chunk 16, %d CPU threads, the trainer's path: frozen grounding keypoints " \
+           "looked up per batch): " % available_cores() + "; ".join(
+        f"{k}: {v['samples_per_s']:.0f} samples/s ({v['params_m']:.1f}M params; keypoint table {v['keypoint_table_s']:.1f} s "
+        f"for {v['frames']} frames; other work {v['contention']['other_cores']:.2f} cores)" for k, v in res.items()
     ) + ". Target: default >= 150 samples/s. `python benchmarks/train.py`"
     save("train", {"models": res}, line)
 
