@@ -5,7 +5,6 @@ Each row runs the real `vlaforge` in a subprocess (the truest check that nothing
 """
 
 import os
-import shutil
 import socket
 import subprocess
 import sys

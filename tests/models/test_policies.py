@@ -106,7 +106,6 @@ def test_checkpoint_contract_errors(tiny_dataset, tmp_path):
 
 
 def test_gripper_hysteresis_switches_only_past_the_band(tiny_dataset):
-    obs = _obs(tiny_dataset)
     p = build_policy(PolicyConfig(head="chunk", gripper_hysteresis=0.2, **TINY), tiny_dataset, verbose=False).eval()
     names = list(p.spec["features"]["action"]["names"])
     if "gripper" not in names:

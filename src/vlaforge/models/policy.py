@@ -9,7 +9,6 @@ normalization.json, dataset.json.
 from __future__ import annotations
 
 import collections
-import dataclasses
 import json
 import time
 from pathlib import Path
