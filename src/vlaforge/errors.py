@@ -23,3 +23,7 @@ class ConfigError(VlaforgeError):
     """A config file or command-line override names an unknown key or holds a bad value."""
 
     exit_code = 2  # a usage error, like argparse's own
+
+
+class NonFiniteAction(VlaforgeError):
+    """The policy produced NaN or inf for an input (usually far outside the training range); no action is sent."""

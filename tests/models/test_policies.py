@@ -121,3 +121,14 @@ def test_gripper_hysteresis_switches_only_past_the_band(tiny_dataset):
 
     # open → stays open inside the band, closes past 0.7, stays closed until below 0.3
     assert [cmd(f) for f in (0.2, 0.6, 0.69, 0.75, 0.5, 0.35, 0.25, 0.45)] == [lo, lo, lo, hi, hi, hi, lo, lo]
+
+
+def test_a_non_finite_action_never_leaves_predict_chunk(tiny_dataset):
+    from vlaforge.errors import NonFiniteAction
+
+    p = build_policy(PolicyConfig(**TINY), tiny_dataset, verbose=False).eval()
+    obs = _obs(tiny_dataset)
+    assert np.isfinite(p.predict_chunk(obs, "go")).all()
+    p.reset()
+    with pytest.raises(NonFiniteAction, match="non-finite"):
+        p.select_action({**obs, "observation.state": np.full(4, 3e38, np.float32)}, "go")

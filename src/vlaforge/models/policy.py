@@ -20,7 +20,7 @@ from torch import nn
 
 from vlaforge.config import from_dict, to_dict
 from vlaforge.data.features import is_label
-from vlaforge.errors import CheckpointError, ConfigError, FeatureMismatch
+from vlaforge.errors import CheckpointError, ConfigError, FeatureMismatch, NonFiniteAction
 from vlaforge.models import registry
 from vlaforge.models.config import PolicyConfig
 from vlaforge.models.encoders.grounding import KEYPOINTS, GroundingNet, current_labels, grounding_loss, grounding_metrics, label_targets
@@ -195,6 +195,9 @@ class VLAPolicy(nn.Module):
         state = torch.from_numpy(np.stack([h[STATE] for h in hist]).astype(np.float32))[None].to(dev)
         chunk = self._sample(images, state, [instruction])[0]
         self.inference_ms.append((time.perf_counter() - t0) * 1000)
+        if not np.isfinite(chunk).all():
+            raise NonFiniteAction(f"the policy produced a non-finite action for this observation (state {np.asarray(obs[STATE]).tolist()}); "
+                                  "nothing is sent: check that the inputs are in the range the policy was trained on")
         return chunk
 
     def select_action(self, obs: dict[str, np.ndarray], instruction: str) -> np.ndarray:
