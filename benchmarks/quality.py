@@ -37,6 +37,15 @@ def main() -> None:
         contention, args.reuse = c.record(), args.out
     from vlaforge.eval.stats import interval_text
 
+    if contention is None:  # --reuse: keep what the run itself recorded, if this benchmark saved it
+        from common import RESULTS
+
+        prev = RESULTS / f"{args.name}.json"
+        if prev.exists():
+            old = json.loads(prev.read_text())
+            if old.get("data", {}).get("path") == str(args.reuse / "data"):
+                contention, demo_args = old.get("contention"), demo_args or old.get("demo_args") or []
+
     res = json.loads((args.reuse / "demo.json").read_text())
     lineage = json.loads((args.reuse / "eval" / "results.json").read_text())["meta"]
     summary = res["eval"]["summary"]
@@ -58,10 +67,10 @@ def main() -> None:
     busy = f" Other work used {contention['other_cores']:.2f} of {contention['cores']} cores on average." if contention else ""
     how = f"`vlaforge demo {' '.join(demo_args)}`" if demo_args else "`vlaforge demo` defaults"
     doc = (f"**Quality{' (' + args.name + ')' if args.name != 'quality' else ''}** ({how}: {res['data']['episodes']} expert episodes of {', '.join(lineage['tasks'])}, default cnn+flow policy, "
-           f"{res['train']['steps']} steps in {res['train']['minutes']:.1f} min on 2 CPU cores, {splits['seen']['n']} eval episodes per split): "
-           + "; ".join(parts) + f"; recovery {summary['recovery']['rate'] or 0:.0%} of {summary['recovery']['n']}. "
-           f"Targets >= 90% seen / 80% held-out wording and combos / 70% perturbed / recovery 60%: "
-           f"{'met' if len(met) == len(targets) and rec_ok else 'not met' + (' (met: ' + ', '.join(met + ['recovery'] * rec_ok) + ')' if met or rec_ok else '')}."
+           f"{res['train']['steps']} steps in {res['train']['minutes']:.1f} min on 2 CPU cores, {splits['seen']['n'] // len(lineage['tasks'])} eval episodes per family and split): "
+           + "; ".join(parts) + (f"; recovery {summary['recovery']['rate'] or 0:.0%} of {summary['recovery']['n']}" if "perturbed" in splits else "")
+           + f". Targets >= 90% seen / 80% held-out wording and combos / 70% perturbed / recovery 60% (for the splits run): "
+           f"{'met' if len(met) == len(targets) and rec_ok else 'not met' + (' (met: ' + ', '.join(met + ['recovery'] * (rec_ok and 'perturbed' in splits)) + ')' if met or (rec_ok and 'perturbed' in splits) else '')}."
            + per_family + ground + busy + (f" {args.note}" if args.note else "") + f" Demo total {res['seconds']['total'] / 60:.1f} min. `python benchmarks/quality.py{' --name ' + args.name + ' ' + ' '.join(demo_args) if demo_args else ''}`")
     save(args.name, result, doc)
 
