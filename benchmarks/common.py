@@ -55,11 +55,9 @@ class Contention:
 
     @staticmethod
     def _now() -> tuple[float, float, float]:
-        with open("/proc/stat") as f:
-            vals = [int(v) for v in f.readline().split()[1:]]
-        busy = (sum(vals) - vals[3] - vals[4]) / os.sysconf("SC_CLK_TCK")
-        t = os.times()
-        return time.perf_counter(), busy, t.user + t.system + t.children_user + t.children_system
+        from vlaforge.runtime import cpu_seconds
+
+        return (time.perf_counter(), *cpu_seconds(children=True))
 
     def __enter__(self) -> "Contention":
         self.start = self._now()

@@ -15,14 +15,14 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _cpu_seconds() -> tuple[float, float]:
-    """(busy CPU seconds of the whole machine, CPU seconds of this process) since boot / start; Linux /proc."""
+def cpu_seconds(children: bool = False) -> tuple[float, float]:
+    """(busy CPU seconds of the whole machine, CPU seconds of this process [+ its waited-for children]) so far; Linux /proc."""
     ticks = os.sysconf("SC_CLK_TCK")
     with open("/proc/stat") as f:
         vals = [int(v) for v in f.readline().split()[1:]]
     busy = sum(vals) - vals[3] - (vals[4] if len(vals) > 4 else 0)  # all but idle and iowait
     t = os.times()
-    return busy / ticks, t.user + t.system
+    return busy / ticks, t.user + t.system + (t.children_user + t.children_system if children else 0.0)
 
 
 def free_cores(window_s: float = 0.3) -> float:
@@ -31,9 +31,9 @@ def free_cores(window_s: float = 0.3) -> float:
 
     cores = available_cores()
     try:
-        b0, m0 = _cpu_seconds()
+        b0, m0 = cpu_seconds()
         time.sleep(window_s)
-        b1, m1 = _cpu_seconds()
+        b1, m1 = cpu_seconds()
     except (OSError, ValueError, IndexError):  # not Linux: assume the cores are ours
         return float(cores)
     others = max(0.0, (b1 - b0) - (m1 - m0)) / window_s

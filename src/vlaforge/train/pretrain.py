@@ -68,7 +68,6 @@ def pretrain_grounding(dataset: str | Path, out: str | Path, camera: str = "fron
     from safetensors.torch import save_file
 
     from vlaforge.engine.augment.pipeline import build_pipeline
-
     from vlaforge.train.schedule import warmup_cosine
 
     if steps < 1 or batch_size < 1 or lr <= 0:
