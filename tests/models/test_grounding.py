@@ -113,3 +113,15 @@ def test_pretrain_cli_writes_weights_a_policy_starts_from(labelled_dataset, tmp_
 def test_pretrain_refuses_a_dataset_without_labels(tiny_dataset, tmp_path, capsys):
     assert main(["pretrain", "grounding", "--dataset", str(tiny_dataset.root), "--out", str(tmp_path / "g"), "--steps", "2"]) == 1
     assert "label" in capsys.readouterr().err
+
+
+def test_geometric_augmentation_is_refused_with_grounding_labels(labelled_dataset, tmp_path):
+    from vlaforge.train.config import TrainConfig
+    from vlaforge.train.pretrain import pretrain_grounding
+    from vlaforge.train.trainer import RunConfig, train
+
+    cfg = RunConfig(str(labelled_dataset), PolicyConfig(**TINY), TrainConfig(steps=2, batch_size=4, augment="default", threads=1))
+    with pytest.raises(ConfigError, match="moves image content"):
+        train(cfg, tmp_path / "run", progress=False)
+    with pytest.raises(ConfigError, match="moves image content"):
+        pretrain_grounding(labelled_dataset, tmp_path / "g", steps=2, batch_size=4, width=16, augment="default", progress=False)

@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 
@@ -90,7 +91,10 @@ def test_cli_overrides_and_unknown_keys(tiny_dataset, tmp_path, capsys):
 def test_two_process_ddp_on_cpu(tiny_dataset, tmp_path):
     # Ranks must hold identical weights: compare each rank's own copy via a hash printed at the end of training.
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    out = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+    with socket.socket() as s:  # a free port: a fixed one collides with a run still winding down
+        s.bind(("127.0.0.1", 0))
+        port = str(s.getsockname()[1])
+    out = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", port,
                           "-m", "vlaforge", "train", "--dataset", str(tiny_dataset.root), "--out", str(tmp_path / "ddp"), "--no-progress",
                           "--model.width", "32", "--model.depth", "1", "--model.head_depth", "1", "--model.n_heads", "2",
                           "--model.chunk", "8", "--model.image_tokens", "4", "--train.steps", "4", "--train.batch_size", "4",

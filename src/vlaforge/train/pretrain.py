@@ -81,9 +81,8 @@ def pretrain_grounding(dataset: str | Path, out: str | Path, camera: str = "fron
     for p in eval_datasets or []:
         evals[Path(p).name] = label_frames(open_dataset(p), camera)
     pipeline = build_pipeline(augment, ds) if augment else None
-    if pipeline is not None and pipeline.moves_pixels:
-        raise ConfigError(f"augment recipe {augment!r} moves image content ({', '.join(pipeline.moves_pixels)}); the labels would no "
-                          "longer match the frames: use one without geometric steps (e.g. 'fixed_camera')")
+    if pipeline is not None:
+        pipeline.refuse_moving_pixels(augment, "the labels would no longer match the frames")
     torch.manual_seed(seed)
     aug_gen = torch.Generator().manual_seed(seed)
     net = GroundingNet(width).to(dev)

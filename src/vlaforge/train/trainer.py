@@ -164,11 +164,9 @@ def train(
         from vlaforge.engine.augment.pipeline import build_pipeline  # lazy: only runs that ask for augmentation load it
 
         augment = build_pipeline(cfg.augment, ds)
-        moved = augment.moves_pixels
-        if moved and run_cfg.model.grounding and run_cfg.model.grounding_weight > 0 and any(is_label(k) for k in ds.features):
-            raise ConfigError(f"--train.augment {cfg.augment!r} moves image content ({', '.join(moved)}), so the grounding labels "
-                              "(label.*_uv) would no longer match the frames; use a recipe without geometric steps "
-                              "(e.g. 'photometric') or set --model.grounding_weight 0")
+        if run_cfg.model.grounding and run_cfg.model.grounding_weight > 0 and any(is_label(k) for k in ds.features):
+            augment.refuse_moving_pixels(cfg.augment, "the grounding labels (label.*_uv) would no longer match the frames "
+                                                      "(or set --model.grounding_weight 0)")
     all_eps = [int(e["episode_index"]) for e in ds.episode_meta]
     train_eps, val_eps = split_episodes(all_eps, cfg.val_fraction, cfg.seed)
     mcfg = run_cfg.model

@@ -105,6 +105,12 @@ class Pipeline:
         """Names of the steps that move image content (so image-space labels would no longer match)."""
         return [s.name for s, aug in self.steps if aug.moves_pixels]
 
+    def refuse_moving_pixels(self, source: str, why: str) -> None:
+        """ConfigError naming the steps that move image content, when `why` needs pixels to stay where they were."""
+        if self.moves_pixels:
+            raise ConfigError(f"augment recipe {source!r} moves image content ({', '.join(self.moves_pixels)}), so {why}; use a "
+                              "recipe without geometric steps (e.g. 'fixed_camera')")
+
     def __repr__(self) -> str:
         return "Pipeline(" + ", ".join(f"{s.name}@{s.p:g}" for s, _ in self.steps) + ")"
 
