@@ -85,6 +85,13 @@ def weights_errors(path: str | Path) -> Iterator[None]:
         ) from None
 
 
+def seed_all(seed: int) -> None:
+    """Seed every RNG that `rng_state` saves (torch, numpy's and python's global ones), so a fresh run is reproducible."""
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+    random.seed(seed)
+
+
 def rng_state() -> dict[str, Any]:
     """Every RNG the training loop draws from."""
     state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}

@@ -206,7 +206,8 @@ def train(
         if (out / "config.json").exists() and ckpt.checkpoints_dir(out).exists():
             raise ConfigError(f"{out} already holds a run; use --resume {out} to continue it or choose another --out")
         atomic_write_json(out / "config.json", run_cfg.to_json())
-    torch.manual_seed(cfg.seed * 1000 + info.rank + step) if not resume else None
+    if not resume:  # a resumed run restored every RNG from its checkpoint above
+        ckpt.seed_all(cfg.seed * 1000 + info.rank)
 
     # A frozen grounding module sees each recorded frame once: its keypoints are computed here and looked up per batch.
     t_prep = time.perf_counter()
