@@ -61,3 +61,17 @@ def server(tiny_checkpoint, serve_app):
     ck, ds = tiny_checkpoint
     app = create_app(load_predictor(ck, threads=1), token="s3cret", max_body_bytes=200_000, rate_limit=0)
     return serve_app(app), ds
+
+
+@pytest.fixture(scope="session")
+def onnx_export(tiny_checkpoint, tmp_path_factory):
+    """The tiny checkpoint exported to ONNX, and what the export printed."""
+    import contextlib
+    import io
+
+    from vlaforge.serve.export import export_onnx
+
+    out, printed = tmp_path_factory.mktemp("onnx") / "policy.onnx", io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        export_onnx(tiny_checkpoint[0], out, samples=2)
+    return out, printed.getvalue()

@@ -65,6 +65,18 @@ def test_tampered_arrays_are_rejected():
         codec.loads(b"{not json", codec.JSON)
 
 
+@pytest.mark.parametrize("where", ["request", "observation"])
+def test_bytes_map_keys_are_a_decode_error(where):
+    """Found by the structural fuzz: a bytes key beside str keys made sorting the field names a TypeError (a 500)."""
+    req = msgpack.unpackb(codec.dumps(_req()), raw=False)
+    if where == "request":
+        req[b"extra"] = 1
+    else:
+        req["observation"][b"observation.state"] = req["observation"].pop("observation.state")
+    with pytest.raises(codec.DecodeError, match="map keys must be text strings, got a bytes key"):
+        SPEC.validate(codec.loads(msgpack.packb(req, use_bin_type=True)))
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.recursive(st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats() | st.text(max_size=20) | st.binary(max_size=40),
                     lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=12), c, max_size=4), max_leaves=20))

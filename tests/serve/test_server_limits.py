@@ -154,20 +154,6 @@ def test_client_gone_mid_body_is_one_debug_line_not_a_traceback(tiny_checkpoint,
     assert httpx.get(f"{url}/metrics", headers=AUTH).json()["rejected"] == {"client_disconnected": 1}
 
 
-@pytest.fixture(scope="module")
-def onnx_export(tiny_checkpoint, tmp_path_factory):
-    """The tiny checkpoint exported to ONNX, and what the export printed."""
-    import contextlib
-    import io
-
-    from vlaforge.serve.export import export_onnx
-
-    out, printed = tmp_path_factory.mktemp("onnx") / "policy.onnx", io.StringIO()
-    with contextlib.redirect_stdout(printed):
-        export_onnx(tiny_checkpoint[0], out, samples=2)
-    return out, printed.getvalue()
-
-
 def test_export_prints_each_stage(onnx_export):
     lines = onnx_export[1].splitlines()
     assert [l.split(":")[0] for l in lines if l.startswith("[")] == ["[1/2] export", "[2/2] parity"], lines

@@ -65,6 +65,9 @@ def _walk(obj: Any, fn: Any, depth: int = 0) -> Any:
     if isinstance(obj, dict) and obj.get("__nd__") == 1:
         return fn(obj)
     if isinstance(obj, dict):
+        if not all(isinstance(k, str) for k in obj):  # msgpack also carries bytes keys; names are text
+            bad = next(k for k in obj if not isinstance(k, str))
+            raise DecodeError(f"map keys must be text strings, got a {type(bad).__name__} key {str(bad)[:40]}")
         return {k: _walk(v, fn, depth + 1) for k, v in obj.items()}
     if isinstance(obj, list):
         return [_walk(v, fn, depth + 1) for v in obj]
