@@ -31,3 +31,16 @@ def test_top_level_help_lists_commands(capsys):
     out = capsys.readouterr().out
     for name in COMMANDS:
         assert name in out
+
+
+def test_eval_latency_help_says_milliseconds_and_how_they_become_sim_steps(capsys):
+    from vlaforge.sim.env import FPS
+
+    try:
+        main(["eval", "--help"])
+    except SystemExit:
+        pass
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    assert "--latency-ms MS simulated inference latency in milliseconds" in text
+    assert "ceil(MS x fps / 1000) control steps" in text and f"runs at {FPS} Hz" in text
+    assert "in control steps of the sim clock" not in text

@@ -113,3 +113,22 @@ def test_config_file_that_is_not_plain_data(name, text, tmp_path):
     out = _run(["train", "--config", str(tmp_path / name), "--out", str(tmp_path / "run")], tmp_path)
     _assert_one_line(out, 2, name)
     assert not marker.exists()  # the tag was refused, never run
+
+
+@pytest.mark.parametrize("what", ["file", "empty-dir", "meta-subdir", "parent-of-datasets"])
+def test_data_check_on_what_is_no_dataset_directory(what, sample_dataset_master, tmp_path):
+    """One line saying it is no dataset directory and which directory to pass instead (the dataset around or inside it)."""
+    path, hint = {
+        "file": (tmp_path / "notes.txt", "e.g. the --out of"),
+        "empty-dir": (tmp_path / "empty", "e.g. the --out of"),
+        "meta-subdir": (sample_dataset_master / "meta", f"the dataset it belongs to is {sample_dataset_master}"),
+        "parent-of-datasets": (sample_dataset_master.parent, f"the datasets inside it are {sample_dataset_master}"),
+    }[what]
+    if what == "file":
+        path.write_text("not a dataset")
+    elif what == "empty-dir":
+        path.mkdir()
+    out = _run(["data", "check", str(path)], tmp_path)
+    _assert_one_line(out, 1, "not a dataset directory")
+    assert "pass the directory that holds meta/info.json" in out.stderr and hint in out.stderr, out.stderr
+    assert out.stdout == ""

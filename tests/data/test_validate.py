@@ -144,7 +144,9 @@ def test_missing_and_extra_files(sample_dataset):
 
 def test_not_a_dataset(tmp_path, capsys):
     assert main(["data", "check", str(tmp_path)]) == 1
-    assert "meta/info.json" in capsys.readouterr().out
+    err = capsys.readouterr().err
+    assert "is not a dataset directory (it has no meta/info.json)" in err and "pass the directory" in err
+    assert "not a dataset directory" in str(check_dataset(tmp_path)[0])  # the Python API names it the same way
     assert main(["data", "info", str(tmp_path / "nope")]) == 1
     assert "does not exist" in capsys.readouterr().err
 

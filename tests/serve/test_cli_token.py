@@ -59,3 +59,5 @@ def test_help_lists_safe_token_options_first_and_shows_bind_defaults(capsys):
     text = capsys.readouterr().out
     assert text.index("--token-file") < text.index("--token TOKEN") < text.index("--host")
     assert "VLAFORGE_TOKEN" in text and "default: 127.0.0.1" in text and "default: 8765" in text
+    for default in ("default: 4.0", "default: 1000.0", "default: 0 = all cores"):  # body limit, rate limit, threads
+        assert default in " ".join(text.split()), default

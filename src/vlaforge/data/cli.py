@@ -199,8 +199,10 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from vlaforge.data.format import require_dataset_dir
     from vlaforge.data.validate import check_dataset, leftover_staging
 
+    require_dataset_dir(args.path)  # a path that is no dataset at all is one line on stderr, not a problem list
     problems = check_dataset(args.path, deep=not args.quick, decode_all=args.deep)
     for line in leftover_staging(args.path):
         print(f"note: {line}")

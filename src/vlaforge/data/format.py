@@ -57,13 +57,28 @@ def make_info(fps: int, features: dict[str, Feature], robot_type: str | None = N
     return info
 
 
+def require_dataset_dir(root: Path) -> None:
+    """DatasetError naming what `root` is instead, and what to pass, unless it is a directory holding meta/info.json."""
+    root = Path(root)
+    if (root / INFO_PATH).is_file():
+        return
+    what = "does not exist" if not root.exists() else "is a file, not a dataset directory" if not root.is_dir() else \
+        f"is not a dataset directory (it has no {INFO_PATH})"
+    above = next((p for p in root.absolute().parents if (p / INFO_PATH).is_file()), None)
+    below = sorted(p.parent.parent for p in root.glob(f"*/{INFO_PATH}"))[:3] if root.is_dir() else []
+    if above is not None:
+        hint = f"the dataset it belongs to is {above}"
+    elif below:
+        hint = f"the datasets inside it are {', '.join(map(str, below))}"
+    else:
+        hint = "e.g. the --out of `vlaforge sim collect` or `vlaforge data sample`"
+    raise DatasetError(f"{root} {what}; pass the directory that holds {INFO_PATH}, data/ and videos/ ({hint})")
+
+
 def read_info(root: Path) -> dict[str, Any]:
     """Load and sanity-check meta/info.json."""
     path = root / INFO_PATH
-    if not path.exists():
-        if not root.exists():
-            raise DatasetError(f"{root} does not exist")
-        raise DatasetError(f"{path} is missing: {root} is not a LeRobot dataset (or was half-written)")
+    require_dataset_dir(root)
     try:
         info = json.loads(path.read_text())
     except json.JSONDecodeError as e:

@@ -27,7 +27,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--executor", choices=["policy", "async", "naive"], default=None,
                         help="how chunks are executed: the policy's own queue (default for checkpoints), async (overlapped "
                              "inference + blending; default for --server and --latency-ms) or naive (wait, then act)")
-    parser.add_argument("--latency-ms", type=float, default=0.0, help="inference latency to simulate, in control steps of the sim clock")
+    parser.add_argument("--latency-ms", type=float, default=0.0, metavar="MS",
+                        help="simulated inference latency in milliseconds (default: 0): a chunk requested at one step "
+                             "arrives ceil(MS x fps / 1000) control steps later on the sim clock (the tabletop sim runs "
+                             "at 10 Hz: 100 = 1 step, 101 = 2), whatever the real inference time; async keeps acting "
+                             "meanwhile, naive waits. Implies --executor async unless naive is given")
     parser.add_argument("--suite", default="tabletop", help="evaluation suite (tabletop)")
     parser.add_argument("--tasks", default="pick_place", help="task family, comma-separated families, or 'all'")
     parser.add_argument("--split", default="all", help=f"one of {', '.join(EVAL_SPLITS)}, a comma list, or 'all'")

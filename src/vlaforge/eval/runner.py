@@ -28,7 +28,8 @@ def make_actor(source: dict[str, Any]) -> Any:
 
     {"checkpoint": RUN} a local policy on CPU, or {"server": URL, "token": T} a `vlaforge serve` policy;
     optional "n_action_steps" (actions per chunk), "gripper_hysteresis" (see PolicyConfig), "executor" ("policy" | "async" | "naive") and
-    "latency_ms" (simulated inference latency, in control steps of the env's clock; needs an executor).
+    "latency_ms" (simulated inference latency in milliseconds, turned into ceil(ms x fps / 1000) control steps of
+    the env's clock by `vlaforge.serve.clocks.latency_steps`; needs an executor).
     """
     import dataclasses
 

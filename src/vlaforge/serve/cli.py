@@ -25,9 +25,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--token", help=f"bearer token on the command line: other users can read it in `ps`; prefer --token-file or ${TOKEN_ENV}")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s, loopback only; anything else needs a token)")
     parser.add_argument("--port", type=int, default=8765, help="port to bind (default: %(default)s)")
-    parser.add_argument("--max-body-mb", type=float, default=4.0)
-    parser.add_argument("--rate-limit", type=float, default=1000.0, help="requests/s per connection (0 = unlimited)")
-    parser.add_argument("--threads", type=int, default=0, help="inference threads (0 = all cores)")
+    parser.add_argument("--max-body-mb", type=float, default=4.0, metavar="MB",
+                        help="largest request body (or WebSocket message) accepted, else 413 (default: %(default)s)")
+    parser.add_argument("--rate-limit", type=float, default=1000.0, metavar="R",
+                        help="requests/s per connection, else 429 (0 = unlimited; default: %(default)s)")
+    parser.add_argument("--threads", type=int, default=0, help="inference threads (default: 0 = all cores)")
     parser.add_argument("--instruction-cache", type=int, default=DEFAULT_CACHE, metavar="N",
                         help="language features kept for the N most recently used instructions (default: %(default)s)")
     parser.add_argument("--body-timeout-s", type=float, default=10.0, metavar="S",
