@@ -1,4 +1,4 @@
-"""report.html for an evaluation: one self-contained page (inline CSS, SVG charts, videos as data URIs; works offline)."""
+"""report.html for an evaluation: one self-contained page (inline CSS, matplotlib SVG charts, videos as data URIs; works offline)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ h2{border-bottom:2px solid #ddd;padding-bottom:4px;margin-top:36px}
 table{border-collapse:collapse;margin:10px 0;font-size:13px} td,th{border:1px solid #ddd;padding:3px 8px;text-align:left}
 th{background:#f4f4f4} .muted{color:#666;font-size:13px} .ok{color:#1e8449} .bad{color:#b03a2e}
 .grid{display:flex;flex-wrap:wrap;gap:12px} figure{margin:4px} figcaption{font-size:12px;color:#555;max-width:384px}
+svg{max-width:100%;height:auto;display:block;margin:8px 0}
 """
 
 
@@ -67,7 +68,7 @@ def render_html(meta: dict[str, Any], summary: dict[str, Any], records: list[Epi
     parts.append(_section("splits", bar_chart(bars, "success per split (Wilson 95% intervals)")))
     fam_bars = {f"{f} / {s}": (r["rate"], *r["ci95"]) for s, fams in summary["by_family"].items() for f, r in fams.items()}
     fam_rows = {f"{f} / {s}": r for s, fams in summary["by_family"].items() for f, r in fams.items()}
-    parts.append(_section("families", bar_chart(fam_bars, "success per family / split", width=max(560, 60 * len(fam_bars)))
+    parts.append(_section("families", bar_chart(fam_bars, "success per family / split (Wilson 95% intervals)", width=640)
                           + _rate_table(fam_rows, "family / split")))
     by_p = summary.get("recovery_by_perturbation", {})
     rec_body = (f"<p>{summary['recovery']['n']} episodes had a perturbation fire; {_pct(summary['recovery'])} of them still succeeded"

@@ -323,7 +323,7 @@ def write_loss_plot(run: Path) -> Path:
     svg = line_chart(
         {"train loss": ([r["step"] for r in rows], [r["loss"] for r in rows]),
          "val loss (EMA)": ([r["step"] for r in val], [r["val_loss"] for r in val])},
-        title=f"training loss — {run.name}", xlabel="step", ylabel="loss", log_y=True,
+        title=f"training loss — {run.name}", xlabel="step", ylabel="loss", log_y=True, standalone=True,
     )
     path = run / "loss.svg"
     path.write_text(svg)

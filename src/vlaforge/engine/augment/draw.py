@@ -1,9 +1,6 @@
-"""Just enough drawing for the preview gallery without Pillow: a 3x5 bitmap font and a PNG encoder with per-row filters."""
+"""Just enough drawing for the preview gallery: a 3x5 bitmap font (PNG encoding is Pillow's, see `vlaforge.plots.encode_png`)."""
 
 from __future__ import annotations
-
-import struct
-import zlib
 
 import numpy as np
 
@@ -35,33 +32,3 @@ def draw_text(img: np.ndarray, text: str, y: int, x: int, color: tuple[int, int,
         h, w = min(glyph.shape[0], img.shape[0] - y0), min(glyph.shape[1], img.shape[1] - x0)
         if h > 0 and w > 0:
             img[y0 : y0 + h, x0 : x0 + w][glyph[:h, :w]] = color
-
-
-def encode_png(img: np.ndarray) -> bytes:
-    """uint8 (H, W, 3) → PNG bytes; each row gets the filter (none, sub, up, average, Paeth) with the smallest residuals."""
-    img = np.ascontiguousarray(img, dtype=np.uint8)
-    h, w, _ = img.shape
-    x = img.reshape(h, w * 3).astype(np.int16)
-    a = np.zeros_like(x)
-    a[:, 3:] = x[:, :-3]  # left pixel
-    b = np.zeros_like(x)
-    b[1:] = x[:-1]  # pixel above
-    c = np.zeros_like(x)
-    c[1:, 3:] = x[:-1, :-3]  # above-left
-    p = a + b - c
-    pa, pb, pc = np.abs(p - a), np.abs(p - b), np.abs(p - c)
-    paeth = np.where((pa <= pb) & (pa <= pc), a, np.where(pb <= pc, b, c))
-    preds = np.stack([np.zeros_like(x), a, b, (a + b) // 2, paeth])  # (5, H, W*3): PNG filter types 0..4
-    res = ((x[None] - preds) % 256).astype(np.uint8)
-    signed = res.astype(np.int16)
-    cost = np.minimum(signed, 256 - signed).sum(-1)  # (5, H): the usual minimum-sum-of-absolute-differences heuristic
-    best = cost.argmin(0)  # (H,)
-    rows = res[best, np.arange(h)]  # (H, W*3)
-    raw = np.concatenate([best.astype(np.uint8)[:, None], rows], axis=1).tobytes()
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    z = zlib.compressobj(9, zlib.DEFLATED, 15, 9, zlib.Z_FILTERED)  # the strategy meant for filtered image rows
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", z.compress(raw) + z.flush()) + chunk(b"IEND", b""))

@@ -1,42 +1,20 @@
-"""A minimal PNG encoder (zlib + struct) and colour maps, so reports embed images without Pillow."""
+"""Images for the health report: PNG bytes (Pillow, via `vlaforge.plots`) and matplotlib's inferno colour map."""
 
 from __future__ import annotations
 
-import struct
-import zlib
-
 import numpy as np
 
+from vlaforge.plots import encode_png
 
-def encode_png(img: np.ndarray) -> bytes:
-    """uint8 (H, W, 3) RGB or (H, W) grey → PNG bytes (8-bit, no interlace, filter 0 on every row)."""
-    img = np.ascontiguousarray(img, dtype=np.uint8)
-    if img.ndim == 2:
-        color_type, rgb = 0, img[:, :, None]
-    elif img.ndim == 3 and img.shape[2] == 3:
-        color_type, rgb = 2, img
-    else:
-        raise ValueError(f"expected (H, W) or (H, W, 3) uint8, got shape {img.shape}")
-    h, w, _ = rgb.shape
-    raw = np.concatenate([np.zeros((h, 1), np.uint8), rgb.reshape(h, -1)], axis=1).tobytes()  # filter byte per row
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, color_type, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b""))
-
-
-# Anchors of a perceptually ordered dark-to-bright map (close to matplotlib's "inferno").
-_INFERNO = np.array([[0, 0, 4], [40, 11, 84], [101, 21, 110], [159, 42, 99], [212, 72, 66], [245, 125, 21], [250, 193, 39], [252, 255, 164]], float)
+__all__ = ["colormap", "encode_png", "upscale"]
 
 
 def colormap(v: np.ndarray) -> np.ndarray:
-    """Values in [0, 1] (any shape) → uint8 RGB (..., 3)."""
-    v = np.clip(np.nan_to_num(v), 0, 1) * (len(_INFERNO) - 1)
-    i = np.minimum(v.astype(int), len(_INFERNO) - 2)
-    f = (v - i)[..., None]
-    return (_INFERNO[i] * (1 - f) + _INFERNO[i + 1] * f).astype(np.uint8)
+    """Values in [0, 1] (any shape) → uint8 RGB (..., 3) on matplotlib's perceptually uniform "inferno" map."""
+    from matplotlib import colormaps
+
+    rgba = colormaps["inferno"](np.clip(np.nan_to_num(np.asarray(v, float)), 0, 1), bytes=True)  # (..., 4) uint8
+    return np.ascontiguousarray(rgba[..., :3])
 
 
 def upscale(img: np.ndarray, factor: int) -> np.ndarray:

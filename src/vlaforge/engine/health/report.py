@@ -18,6 +18,7 @@ th{background:#f4f4f4} .sev{font-weight:bold;border-radius:3px;padding:1px 6px;c
 .error{background:#b03a2e} .warning{background:#d68910} .info{background:#2e86c1}
 .grid{display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start} figure{margin:4px} figcaption{font-size:12px;color:#555;max-width:220px}
 .muted,.note{color:#666;font-size:13px} code{background:#f4f4f4;padding:0 3px} .ok{color:#1e8449}
+svg{max-width:100%;height:auto}
 """
 
 
