@@ -61,9 +61,21 @@ def page():
 
 
 def _layout(page, html_file: Path, screenshot: Path) -> dict:
-    page.goto(html_file.resolve().as_uri())
-    page.screenshot(path=str(screenshot), full_page=True)  # kept in tmp for a person to look at
-    return page.evaluate(OVERFLOW_JS)
+    """The overflow check's answer, plus every URL the page asked for besides itself (an offline page asks for none)."""
+    fetched: list[str] = []
+
+    def record(request) -> None:
+        fetched.append(request.url)
+
+    page.on("request", record)
+    try:
+        page.goto(html_file.resolve().as_uri())
+        page.screenshot(path=str(screenshot), full_page=True)  # kept in tmp for a person to look at
+        got = page.evaluate(OVERFLOW_JS)
+    finally:
+        page.remove_listener("request", record)
+    got["fetched"] = [u for u in fetched if u != html_file.resolve().as_uri() and not u.startswith("data:")]
+    return got
 
 
 def _eval_html(tmp_path: Path) -> Path:
@@ -113,3 +125,4 @@ def test_no_chart_text_overflows_its_chart(report, page, tmp_path):
     got = _layout(page, html_file, tmp_path / f"{report}.png")
     assert got["charts"] >= (4 if report == "eval" else 8) and got["texts"] > 3 * got["charts"], got  # the check saw real charts
     assert got["bad"] == [], f"{len(got['bad'])} labels overflow their chart, e.g. {got['bad'][:8]} (screenshot: {tmp_path / report}.png)"
+    assert got["fetched"] == [], f"the report is not self-contained: it asked for {got['fetched'][:5]}"

@@ -105,6 +105,19 @@ def test_checkpoint_contract_errors(tiny_dataset, tmp_path):
         load_policy(tmp_path / "ck")
 
 
+def test_edited_normalization_of_the_same_shape_is_refused(tiny_dataset, tmp_path):
+    """normalization.json must agree with the stats stored with the weights: scaling the action std would silently
+    scale every action the robot executes."""
+    build_policy(PolicyConfig(**TINY), tiny_dataset, verbose=False).save(tmp_path / "ck")
+    path = tmp_path / "ck/normalization.json"
+    norm = json.loads(path.read_text())
+    key = "std" if "std" in norm["action"] else next(iter(norm["action"]))
+    norm["action"][key] = [10 * v for v in norm["action"][key]]  # same shape, other numbers
+    path.write_text(json.dumps(norm))
+    with pytest.raises(CheckpointError, match=f"normalization.json action/{key} differs from the stats stored with the weights"):
+        load_policy(tmp_path / "ck")
+
+
 def test_gripper_hysteresis_switches_only_past_the_band(tiny_dataset):
     p = build_policy(PolicyConfig(head="chunk", gripper_hysteresis=0.2, **TINY), tiny_dataset, verbose=False).eval()
     names = list(p.spec["features"]["action"]["names"])
