@@ -103,12 +103,12 @@ class _Episode:
         if not isinstance(values, list) or len(values) != self.T:
             n = len(values) if values is not None else "no"
             raise SourceFormatError(f"{self.where}: steps/{key}: {n} encoded frames for {self.T} steps")
-        frames, decoders, pix = [], {}, ""
+        frames, pix = [], ""
         for t, data in enumerate(values[:limit]):
             codec = _codec(data)
             if codec is None:
                 raise SourceFormatError(f"{self.where}: steps/{key}: step {t} is not a JPEG or PNG image")
-            dec = decoders.setdefault(codec, av.CodecContext.create(codec, "r"))
+            dec = av.CodecContext.create(codec, "r")  # one per frame (~20 us): a reused PNG decoder keeps state and garbles later frames
             try:
                 out = dec.decode(av.Packet(data))
             except av.error.FFmpegError as e:
@@ -181,7 +181,7 @@ class RldsSource(Source):
                 yield _Episode(example, where, f"{path.name}:{i}")
 
     def _spec(self, ep: _Episode) -> None:
-        numeric = {k: len(v) // ep.T for k, v in ep.steps.items() if isinstance(v, np.ndarray) and len(v) and len(v) % ep.T == 0}
+        numeric = {k: len(v) // ep.T for k, v in ep.steps.items() if isinstance(v, np.ndarray) and len(v)}
         images = sorted(k for k, v in ep.steps.items() if isinstance(v, list) and len(v) == ep.T and _codec(v[0]) and k.startswith("observation/"))
         cams, shapes = {}, {}
         for key in images:
@@ -214,11 +214,11 @@ class RldsSource(Source):
         feats: dict[str, Feature] = {}
         for cam, key in self.cameras.items():
             feats[f"observation.images.{cam}"] = Feature("video", shapes[key])
-        self.dims = {k: numeric[k] for k in self.state_keys + self.action_keys}
+        self.dims = {k: ep.vector(k).shape[1] for k in self.state_keys + self.action_keys}  # refuses lengths that are not T x D
         if self.state_keys:
-            names = [n for k in self.state_keys for n in vector_names(k, numeric[k])]
+            names = [n for k in self.state_keys for n in vector_names(k, self.dims[k])]
             feats["observation.state"] = Feature("float32", (len(names),), tuple(names))
-        names = [n for k in self.action_keys for n in vector_names(k, numeric[k])]
+        names = [n for k in self.action_keys for n in vector_names(k, self.dims[k])]
         feats["action"] = Feature("float32", (len(names),), tuple(names))
         self.features, self.fps, self.robot_type = feats, None, None
 
