@@ -186,9 +186,12 @@ def test_rt1_style_dict_actions_and_language_in_observation(tmp_path):
     assert ds.features["observation.state"].names[0] == "base_pose_tool_reached_0"  # the text embedding is not state
     assert ds.features["action"].shape == (10,)
     np.testing.assert_allclose(ds.episode(1)["action"], eps[1]["action"], rtol=1e-6)
+    assert len(ds.lineage["operation"]["source"]["files"]) == 2
     keys = ("action/world_vector", "action/rotation_delta", "action/gripper_closedness_action")
-    import_dataset(src, tmp_path / "picked", "rlds", ImportOptions(fps=3, split="train", action_keys=keys, cameras=("image",)), video=LOSSLESS)
+    opts = ImportOptions(fps=3, split="train", action_keys=keys, cameras=("image",), max_episodes=2)
+    import_dataset(src, tmp_path / "picked", "rlds", opts, video=LOSSLESS)
     ds = open_dataset(tmp_path / "picked")
+    assert ds.num_episodes == 2 and len(ds.lineage["operation"]["source"]["files"]) == 1  # the second shard was never read
     assert ds.features["action"].names == ("world_vector_0", "world_vector_1", "world_vector_2", "rotation_delta_0", "rotation_delta_1",
                                            "rotation_delta_2", "gripper_closedness_action")
     assert ds.camera_keys == ["observation.images.image"] and check_dataset(tmp_path / "picked") == []
@@ -234,6 +237,8 @@ MALFORMED_EXAMPLES = [
     ("undecodable frame", dict(fields_patch={"steps/observation/image": _bad_pixels()}), r"record 0: steps/observation/image: step 2 does not decode"),
     ("frames missing", dict(fields_patch={"steps/observation/image": _bad_pixels()[:1] * 3}), r"record 0: steps/observation/image: 3 encoded frames for 4 steps"),
     ("no action", dict(drop=("steps/action",)), r"record 0: steps/action: missing"),
+    ("frame size changes", dict(fields_patch={"steps/observation/image": _bad_pixels()[:1] + [encode(np.zeros((8, 16, 3), np.uint8), "png")] * 3}),
+     r"record 0: steps/observation/image: frames change size within the episode"),
 ]
 
 

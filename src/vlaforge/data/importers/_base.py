@@ -60,13 +60,17 @@ class Source(abc.ABC):
     fps: float | None  # control rate the source records, or None
     features: dict[str, Any]  # dataset feature name -> vlaforge.data.features.Feature
     robot_type: str | None
-    files: list[Path]  # the files it reads (hashed into the lineage)
+    files: list[Path]  # the files it would read in full
     info: dict[str, Any]  # facts about the source worth keeping in the lineage (env name, dataset name, ...)
     notes: list[str]  # choices made on the user's behalf, printed by the CLI
 
     @abc.abstractmethod
     def episodes(self) -> Iterator[SourceEpisode]:
         """Yield the episodes in source order."""
+
+    def files_read(self) -> list[Path]:
+        """The files the episodes so far came from (what lineage hashes); all of `files` unless a source reads lazily."""
+        return self.files
 
     def close(self) -> None:
         """Release open files."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 from pathlib import Path
 from typing import Any, Callable
@@ -73,15 +74,13 @@ def import_dataset(
         w = DatasetWriter.create(out, fps=fps, features=source.features, robot_type=source.robot_type, video=video, overwrite=overwrite)
         n = 0
         with w:
-            for ep in source.episodes():
-                if options.max_episodes is not None and n >= options.max_episodes:
-                    break
+            for ep in itertools.islice(source.episodes(), options.max_episodes):  # islice: never reads one episode too many
                 _add(w, ep, options)
                 n += 1
                 log(f"episode {n}: {ep.source} ({len(next(iter(ep.data.values())))} frames)")
             if n == 0:
                 raise SourceFormatError(f"{src}: no episodes to import")
-            files = [{"path": str(p.resolve()), "bytes": p.stat().st_size, "sha256": _sha256(p)} for p in source.files]
+            files = [{"path": str(p.resolve()), "bytes": p.stat().st_size, "sha256": _sha256(p)} for p in source.files_read()]
             w.set_lineage(
                 {
                     "name": "import",

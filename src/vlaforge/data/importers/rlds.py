@@ -153,6 +153,7 @@ class RldsSource(Source):
     def __init__(self, src: Path, options: ImportOptions):
         self.src, self.options, self.notes = src, options, []
         self.files = _shards(src, options.split)
+        self._opened: list[Path] = []
         self.info = self._dataset_info()
         self.info["shards"] = len(self.files)
         first = next(self._records(), None)
@@ -170,8 +171,14 @@ class RldsSource(Source):
             raise SourceFormatError(f"{p}: not valid JSON ({e})") from None
         return {k: d[k] for k in ("name", "version") if isinstance(d, dict) and isinstance(d.get(k), str)}
 
+    def files_read(self) -> list[Path]:
+        """The shards read so far: --max-episodes stops early, and only what was read is hashed."""
+        return list(self._opened)
+
     def _records(self) -> Iterator[_Episode]:
         for path in self.files:
+            if path not in self._opened:
+                self._opened.append(path)
             for i, rec in enumerate(read_records(path)):
                 where = f"{path}: record {i}"
                 try:
