@@ -156,9 +156,11 @@ class RldsSource(Source):
         self._opened: list[Path] = []
         self.info = self._dataset_info()
         self.info["shards"] = len(self.files)
-        first = next(self._records(), None)
+        records = self._records()
+        first = next(records, None)
+        records.close()  # closes the shard it read from
         if first is None:
-            raise SourceFormatError(f"{self.files[0]}: no records")
+            raise SourceFormatError(f"{src}: no records in {len(self.files)} shard(s)")
         self._spec(first)
 
     def _dataset_info(self) -> dict[str, Any]:
