@@ -11,6 +11,10 @@ class DatasetError(VlaforgeError):
     """A dataset on disk is missing, corrupt, half-written or inconsistent."""
 
 
+class SourceFormatError(DatasetError):
+    """A file in a foreign format (robomimic HDF5, RLDS TFRecord, ...) is malformed; the message names file and field."""
+
+
 class FeatureMismatch(VlaforgeError):
     """Two feature specs (dataset, policy, env, request) disagree on names, shapes, dtypes or fps."""
 
