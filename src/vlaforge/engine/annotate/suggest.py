@@ -62,7 +62,7 @@ def moves(segments: list[dict[str, Any]], sig: Signals, scene: Scene | None) -> 
             else:
                 travel = np.linalg.norm(scene.objects[c["end"] - 1 if c["end"] > 0 else 0, :, :2] - scene.objects[c["start"], :, :2], axis=1)
                 i = int(np.argmax(travel))
-            m["object_index"], m["object"] = i, f"the {scene.names[i]}"
+            m["object_index"], m["object"], m["color"] = i, f"the {scene.names[i]}", scene.colors[i]
             at = scene.objects[settle, i]  # (3,)
             if c["kind"] == "push":
                 m["target"], m["target_kind"] = _direction(at[:2] - scene.objects[c["start"], i, :2]), "direction"
