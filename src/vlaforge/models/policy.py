@@ -322,6 +322,10 @@ def build_policy(cfg: PolicyConfig, ds: Any, verbose: bool = True) -> VLAPolicy:
     """A fresh policy sized for dataset `ds`, normalization taken from its stats."""
     policy = VLAPolicy(cfg, spec_from_dataset(ds), verbose=verbose)
     policy.normalizer.load_stats(ds.stats)
+    if cfg.encoder_init:
+        if not hasattr(policy.vision, "load_pretrained"):
+            raise ConfigError(f"--model.encoder_init is for encoders with a pretrained layout (resnet18), not {cfg.encoder!r}")
+        policy.vision.load_pretrained(cfg.encoder_init)
     if policy.grounding is not None and cfg.grounding_init:
         load_grounding(policy.grounding, cfg.grounding_init)
     return policy
