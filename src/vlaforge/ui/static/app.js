@@ -101,10 +101,29 @@ async function pollHealth(n) {
   S.health = h;
   $("health-status").textContent = {running: "health check running…", off: "health check off", failed: "health check failed: " + (h.error || ""),
     ready: `health: ${h.findings.length} finding(s)`}[h.status] || "";
-  if (h.status === "running") { setTimeout(() => pollHealth(n), 1500); return; }
+  if (h.status === "running") { $("health-findings").replaceChildren(); setTimeout(() => pollHealth(n), 1500); return; }
   const byEp = {};
   for (const f of h.findings) for (const ep of f.episodes || []) (byEp[ep] = byEp[ep] || []).push(f.id);
   for (const e of S.episodes) e.findings = byEp[e.index] || [];
+  // each finding about some episodes becomes a filter, and is listed with links to its episodes
+  const sel = $("f-health"), keep = sel.value;
+  sel.replaceChildren(new Option("any", ""), new Option("with findings", "findings"), new Option("no findings", "clean"),
+    ...h.findings.filter((f) => (f.episodes || []).length).map((f) => new Option(`${f.id} (${f.episodes.length})`, f.id)));
+  sel.value = [...sel.options].some((o) => o.value === keep) ? keep : "";
+  $("health-findings").replaceChildren(...h.findings.map((f) => {
+    const li = document.createElement("li");
+    li.className = f.severity;
+    li.textContent = `${f.severity}: ${f.title}`;
+    li.title = `${f.id}: ${f.detail}\n${f.recommendation}`;
+    for (const ep of (f.episodes || []).slice(0, 20)) {
+      const a = document.createElement("a");
+      a.href = "#";
+      a.textContent = ` #${ep}`;
+      a.addEventListener("click", (ev) => { ev.preventDefault(); openEpisode(ep); });
+      li.append(a);
+    }
+    return li;
+  }));
   renderList();
 }
 
@@ -116,7 +135,7 @@ function filtered() {
     const flagged = edit(e.index).flag !== undefined ? edit(e.index).flag : e.flagged;
     return (!f.task || e.task === f.task) && e.length >= f.min && e.length <= f.max
       && (!f.outcome || (f.outcome === "success" ? e.success === true : f.outcome === "failure" ? e.success === false : e.success == null))
-      && (!f.health || (f.health === "findings") === (e.findings.length > 0))
+      && (!f.health || (f.health === "findings" || f.health === "clean" ? (f.health === "findings") === (e.findings.length > 0) : e.findings.includes(f.health)))
       && (!f.sugg || (f.sugg === "pending") === needsReview(e))
       && (!f.flag || (f.flag === "flagged" ? flagged : !!S.edits[e.index]));
   });
