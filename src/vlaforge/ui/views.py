@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from vlaforge.data.reader import LeRobotDataset
+from vlaforge.engine.health.findings import jsonable
 
 
 def episode_summary(ds: LeRobotDataset, meta: dict[str, Any], findings: dict[int, list[str]]) -> dict[str, Any]:
@@ -18,7 +19,7 @@ def episode_summary(ds: LeRobotDataset, meta: dict[str, Any], findings: dict[int
     sugg = ds.suggestions(ep)
     return {
         "index": ep, "length": int(meta["length"]), "task": meta["tasks"][0] if meta.get("tasks") else "",
-        "success": flags.get("success"), "flagged": bool(flags.get("flagged")), "flags": _jsonable(flags),
+        "success": flags.get("success"), "flagged": bool(flags.get("flagged")), "flags": jsonable(flags),
         "subtasks": len(ds.subtasks(ep)), "pending": sorted(k for k, v in sugg.items() if v.get("status") == "pending"),
         "findings": findings.get(ep, []),
     }
@@ -54,21 +55,11 @@ def episode_detail(ds: LeRobotDataset, ep: int, version: int, findings: list[dic
         v = np.asarray(arrays[k], np.float64).reshape(len(arrays[k]), -1)  # (T, D)
         names = list(ds.features[k].names or [f"{k}[{i}]" for i in range(v.shape[1])])
         series.append({"key": k, "names": [str(n) for n in names][: v.shape[1]], "values": np.round(v, 5).tolist()})
-    return {
+    return jsonable({  # NaN/inf (a dataset from elsewhere may hold them) become null: JSON has neither
         "index": ep, "version": version, "length": len(arrays["index"]), "fps": ds.fps, "task": arrays["task"][0],
-        "flags": _jsonable(ds.flags(ep)), "subtasks": ds.subtasks(ep), "suggestions": _jsonable(ds.suggestions(ep)),
+        "flags": ds.flags(ep), "subtasks": ds.subtasks(ep), "suggestions": ds.suggestions(ep),
         "cameras": cams, "series": series, "findings": findings,
-    }
-
-
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, dict):
-        return {str(k): _jsonable(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
+    })
 
 
 class HealthCache:

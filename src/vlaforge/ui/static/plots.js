@@ -51,7 +51,7 @@ export class Plots {
     const g = off.getContext("2d");
     const v = s.values;
     let lo = Infinity, hi = -Infinity;
-    for (const row of v) for (const x of row) { if (x < lo) lo = x; if (x > hi) hi = x; }
+    for (const row of v) for (const x of row) { if (x === null) continue; if (x < lo) lo = x; if (x > hi) hi = x; }
     if (!(hi > lo)) { hi = lo + 1; lo -= 1; }
     const pad = 6, T = this.length;
     const X = (t) => ((t + 0.5) / T) * w, Y = (x) => pad + (1 - (x - lo) / (hi - lo)) * (h - 2 * pad);
@@ -65,7 +65,12 @@ export class Plots {
       g.strokeStyle = COLORS[d % COLORS.length];
       g.lineWidth = 1.25;
       g.beginPath();
-      v.forEach((row, t) => (t ? g.lineTo(X(t), Y(row[d])) : g.moveTo(X(t), Y(row[d]))));
+      let up = true;  // a null (NaN or inf in the data) breaks the line
+      v.forEach((row, t) => {
+        if (row[d] === null) { up = true; return; }
+        up ? g.moveTo(X(t), Y(row[d])) : g.lineTo(X(t), Y(row[d]));
+        up = false;
+      });
       g.stroke();
     }
     return off;
