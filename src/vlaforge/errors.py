@@ -31,3 +31,7 @@ class ConfigError(VlaforgeError):
 
 class NonFiniteAction(VlaforgeError):
     """The policy produced NaN or inf for an input (usually far outside the training range); no action is sent."""
+
+
+class VersionConflict(VlaforgeError):
+    """A save was based on a dataset version that is no longer the latest one; nothing was written."""
