@@ -38,3 +38,32 @@ def labelled_dataset(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("labelled") / "pp"
     collect(out, ["pick_place"], 4, workers=1, image_size=48, progress=False)
     return out
+
+
+@pytest.fixture(scope="session")
+def annotated_master(labelled_dataset, tmp_path_factory) -> Path:
+    """The labelled sim episodes with pending instruction and subtask suggestions (`engine annotate --suggest all`)."""
+    from vlaforge.engine.annotate.run import annotate_dataset
+
+    out = tmp_path_factory.mktemp("annotated") / "pp"
+    annotate_dataset(labelled_dataset, out, suggest="all")
+    return out
+
+
+@pytest.fixture
+def annotated(annotated_master, tmp_path) -> Path:
+    """A private copy in a folder of its own (`vlaforge ui` saves write NAME.vN beside it)."""
+    dst = tmp_path / "data" / "pp"
+    shutil.copytree(annotated_master, dst)
+    return dst
+
+
+def files_under(folder: Path) -> dict[str, bytes]:
+    """{relative path: bytes} of every file under `folder` but lock files (to show that nothing changed)."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(Path(folder).rglob("*")) if p.is_file() and not p.name.endswith(".lock")}
+
+
+@pytest.fixture
+def snapshot():
+    """`snapshot(folder)` → {relative path: bytes} of its files, for "the request changed nothing" checks."""
+    return files_under

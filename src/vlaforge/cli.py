@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("vlaforge.serve.cli", "serve a policy over HTTP/WebSocket with auth, schema checks, rate limits, metrics"),
     "sim": ("vlaforge.sim.cli", "built-in MuJoCo tabletop suite: collect expert demos, play rollouts"),
     "train": ("vlaforge.train.cli", "train a VLA policy (flow, tokens or chunk head) on a dataset; resume; torchrun for DDP"),
+    "ui": ("vlaforge.ui.cli", "review web app: browse and play episodes, fix instructions, subtasks, trims, flags; save new versions"),
 }
 
 EPILOG = """examples:

@@ -11,6 +11,10 @@ class DatasetError(VlaforgeError):
     """A dataset on disk is missing, corrupt, half-written or inconsistent."""
 
 
+class SourceFormatError(DatasetError):
+    """A file in a foreign format (robomimic HDF5, RLDS TFRecord, ...) is malformed; the message names file and field."""
+
+
 class FeatureMismatch(VlaforgeError):
     """Two feature specs (dataset, policy, env, request) disagree on names, shapes, dtypes or fps."""
 
@@ -27,3 +31,7 @@ class ConfigError(VlaforgeError):
 
 class NonFiniteAction(VlaforgeError):
     """The policy produced NaN or inf for an input (usually far outside the training range); no action is sent."""
+
+
+class VersionConflict(VlaforgeError):
+    """A save was based on a dataset version that is no longer the latest one; nothing was written."""

@@ -256,3 +256,19 @@ def test_hue_turns_the_hsv_wheel():
     assert torch.allclose(hsv_to_rgb((h + 1 / 6) % 1, s, v).reshape(3), torch.tensor([1.0, 1.0, 0.0]), atol=1e-5)  # red → yellow
     x = torch.rand(2, 1, 3, 8, 8)
     assert torch.allclose(hsv_to_rgb(*rgb_to_hsv(x)), x, atol=1e-5)
+
+
+def test_noun_swap_keeps_colors_and_never_uses_an_unseen_template_word():
+    import re
+
+    from vlaforge.engine.augment.language import FILLER_NOUNS, SWAP_NOUNS, swap_nouns
+    from vlaforge.sim.language import TEMPLATES
+
+    unseen = {w for fam in TEMPLATES.values() for k in ("heldout", "val") for t in fam[k] for w in re.findall(r"[a-z]+", t)}
+    assert not unseen & set(FILLER_NOUNS), "a filler noun would leak unseen wording into training"
+    assert not set(FILLER_NOUNS) & set(SWAP_NOUNS)
+    out = swap_nouns("Put the red block in the blue bin", [0.0, 0.5] * 8, 1.0)
+    words = out.split()
+    assert words[:3] == ["Put", "the", "red"] and words[5:7] == ["the", "blue"]
+    assert words[3] in FILLER_NOUNS and words[7] in FILLER_NOUNS
+    assert swap_nouns("Put the red block in the blue bin", [0.9, 0.5] * 8, 0.5) == "Put the red block in the blue bin"

@@ -84,6 +84,24 @@ def test_policy_refuses_privileged_inputs(labelled_dataset, tmp_path):
         assert torch.equal(v, again.state_dict()[k]), k
 
 
+def test_keypoints_enter_the_trunk_normalized_and_old_checkpoints_keep_their_scale(labelled_dataset, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    ds = open_dataset(labelled_dataset)
+    policy = build_policy(PolicyConfig(**TINY), ds, verbose=False).eval()
+    norm = policy.normalizer
+    xyz_std = torch.tensor(ds.stats["label.target"]["std"], dtype=torch.float32).clamp(min=0.01)
+    assert torch.allclose(norm.kp_std[0, 2:], xyz_std) and torch.allclose(norm.kp_mean[1, :2], torch.tensor(ds.stats["label.goal_uv"]["mean"], dtype=torch.float32))
+    kp = norm.kp_mean + norm.kp_std  # one std from the mean on every axis → 1 after normalization
+    assert torch.allclose(norm.keypoints(kp), torch.ones_like(kp))
+    policy.save(tmp_path / "ck")
+    assert json.loads((tmp_path / "ck" / "normalization.json").read_text())["keypoints"]["names"] == ["target", "goal"]
+    weights = {k: v for k, v in load_file(str(tmp_path / "ck" / "model.safetensors")).items() if not k.startswith("normalizer.kp_")}
+    save_file(weights, str(tmp_path / "ck" / "model.safetensors"))  # as saved before keypoints were normalized
+    old = load_policy(tmp_path / "ck")
+    assert torch.equal(old.normalizer.kp_mean, torch.zeros_like(kp)) and torch.equal(old.normalizer.kp_std, torch.ones_like(kp))
+
+
 def test_grounding_camera_and_init_errors(labelled_dataset, tmp_path):
     ds = open_dataset(labelled_dataset)
     with pytest.raises(ConfigError, match="grounding_camera 'top'"):

@@ -38,14 +38,16 @@ def test_expert_labels_subtasks(family, envs):
 
 
 @pytest.mark.parametrize("family", list(TASKS))
-def test_heldout_wording_never_appears_in_train_templates(family):
+def test_unseen_wordings_never_appear_in_train_templates_or_each_other(family):
     t = language.TEMPLATES[family]
-    assert t["train"] and t["heldout"] and not set(t["train"]) & set(t["heldout"])
+    assert t["train"] and t["heldout"] and t["val"]
+    assert not set(t["train"]) & set(t["heldout"]) and not set(t["train"]) & set(t["val"]) and not set(t["val"]) & set(t["heldout"])
     rng = random.Random(0)
     for seed in range(20):
         task = tasks.sample_task(family, "seen", random.Random(seed))
         train = {tpl.format(**language.fields(task)) for tpl in t["train"]}
         assert language.instruction(task, "heldout", rng) not in train
+        assert language.instruction(task, "val", rng) not in train
 
 
 @pytest.mark.parametrize("family", list(TASKS))
@@ -57,8 +59,10 @@ def test_heldout_combos_only_in_their_split(family):
         assert fam.is_heldout(tasks.sample_task(family, "heldout-combos", random.Random(seed)))
 
 
-def test_split_option_changes_wording(envs):
-    env = envs("pick_place", split="heldout-wording", render=False)
+@pytest.mark.parametrize("split,wording", [("heldout-wording", "heldout"), ("val-wording", "val")])
+def test_split_option_changes_wording(envs, split, wording):
+    env = envs("pick_place", split=split, render=False)
     _, info = env.reset(seed=0)
-    heldout = {tpl.format(**language.fields(info["task"])) for tpl in language.TEMPLATES["pick_place"]["heldout"]}
-    assert info["instruction"] in heldout
+    phrased = {tpl.format(**language.fields(info["task"])) for tpl in language.TEMPLATES["pick_place"][wording]}
+    assert info["instruction"] in phrased
+    assert not TASKS["pick_place"]().is_heldout(info["task"])  # wording splits keep seen combinations

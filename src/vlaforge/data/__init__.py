@@ -16,6 +16,8 @@ _EXPORTS = {
     "check_dataset": "vlaforge.data.validate",
     "convert_v21_to_v30": "vlaforge.data.legacy",
     "make_sample_dataset": "vlaforge.data.sample",
+    "import_dataset": "vlaforge.data.importers._run",
+    "ImportOptions": "vlaforge.data.importers._base",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -1,4 +1,4 @@
-"""`vlaforge data ...`: sample, info, check, convert, restats."""
+"""`vlaforge data ...`: sample, info, check, convert, import, restats."""
 
 from __future__ import annotations
 
@@ -44,11 +44,74 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=_convert)
 
+    _register_import(sub)
     _register_edit(sub)
 
     p = sub.add_parser("restats", help="recompute meta/stats.json and per-episode stats from the data (new version, atomic)")
     p.add_argument("path", type=Path)
     p.set_defaults(func=_restats)
+
+
+def _register_import(sub: argparse._SubParsersAction) -> None:
+    from vlaforge.data import importers
+
+    formats = "\n".join(f"  {n:<10} {importers.get(n).description}" for n in importers.names())
+    p = sub.add_parser(
+        "import",
+        help="import a foreign dataset (robomimic/LIBERO HDF5, RLDS/Open X-Embodiment TFRecord) as LeRobot v3.0",
+        description="Convert a dataset in another format to LeRobot v3.0 (parquet + mp4), atomically. The source, the "
+        "converter and its version, and the options are recorded in meta/vlaforge.json; each episode's flags name the "
+        "source episode it came from. Malformed input stops the import with the file and field at fault.",
+        epilog=f"formats:\n{formats}\n\nexample:\n  vlaforge data import --format robomimic lift_image.hdf5 outputs/lift",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("src", type=Path, help="source file or directory")
+    p.add_argument("out", type=Path, nargs="?", help="where to write the v3.0 dataset (or --out)")
+    p.add_argument("--out", dest="out_flag", type=Path, metavar="OUT", help=argparse.SUPPRESS)
+    p.add_argument("--format", default="auto", choices=["auto", *importers.names()], help="source format (default: auto-detect)")
+    p.add_argument("--fps", type=int, help="control rate, for sources that do not record it (RLDS)")
+    p.add_argument("--task", help="instruction for episodes whose source has none (never overrides the source's)")
+    p.add_argument("--max-episodes", type=int, help="stop after this many episodes")
+    p.add_argument("--cameras", type=_str_list, help="camera names to keep, comma-separated (default: every RGB camera)")
+    p.add_argument("--state-keys", type=_str_list, help="source keys concatenated into observation.state, in order")
+    p.add_argument("--action-keys", type=_str_list, help="RLDS: step keys concatenated into action, e.g. action/world_vector,action/rotation_delta")
+    p.add_argument("--image-transform", choices=["none", "flip-vertical", "rotate-180"], default="none",
+                   help="applied to every frame (LIBERO's raw frames are upside down: rotate-180 matches the common LIBERO ports)")
+    p.add_argument("--filter-key", help="robomimic: only the demos listed in mask/<KEY> (e.g. train, valid)")
+    p.add_argument("--split", help="RLDS: only shards of this split (NAME-SPLIT.tfrecord-*)")
+    p.add_argument("--lossless", action="store_true", help="encode video losslessly (larger files, exact pixels)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing dataset at OUT")
+    p.set_defaults(func=_import)
+
+
+def _str_list(text: str) -> tuple[str, ...]:
+    items = tuple(x.strip() for x in text.split(",") if x.strip())
+    if not items:
+        raise argparse.ArgumentTypeError("expected comma-separated names")
+    return items
+
+
+def _import(args: argparse.Namespace) -> int:
+    from vlaforge.data.importers._base import ImportOptions
+    from vlaforge.data.importers._run import import_dataset
+    from vlaforge.data.reader import open_dataset
+    from vlaforge.data.video import VideoConfig
+    from vlaforge.errors import ConfigError
+
+    if (args.out is None) == (args.out_flag is None):
+        raise ConfigError("give the output directory once: `vlaforge data import SRC OUT` (or --out OUT)")
+    out = args.out or args.out_flag
+    opts = ImportOptions(
+        fps=args.fps, task=args.task, max_episodes=args.max_episodes, cameras=args.cameras, state_keys=args.state_keys,
+        action_keys=args.action_keys, image_transform=args.image_transform, filter_key=args.filter_key, split=args.split,
+    )
+    video = VideoConfig.lossless() if args.lossless else None
+    import_dataset(args.src, out, args.format, opts, overwrite=args.overwrite, video=video, log=lambda m: print(f"  {m}"))
+    ds = open_dataset(out)
+    op = ds.lineage.get("operation", {})
+    print(f"imported {args.src} ({op.get('format')}) -> {out}: {ds.num_episodes} episodes, {ds.num_frames} frames at {ds.fps} fps, "
+          f"{len(ds.tasks)} task(s); check it with `vlaforge data check {out}`")
+    return 0
 
 
 def _register_edit(sub: argparse._SubParsersAction) -> None:

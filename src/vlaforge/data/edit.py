@@ -35,7 +35,8 @@ def load_episode(ds: LeRobotDataset, ep: int) -> Episode:
     arrays = ds.episode(ep, cameras=False)
     data = {k: arrays[k] for k, f in user_features(ds.features).items() if not f.is_visual}
     note = ds.lineage.get("episodes", {}).get(str(ep), {})
-    return {"data": data, "frames": None, "task": arrays["task"][0], "flags": note.get("flags"), "subtasks": note.get("subtasks")}
+    return {"data": data, "frames": None, "task": arrays["task"][0], "flags": note.get("flags"), "subtasks": note.get("subtasks"),
+            "suggestions": note.get("suggestions")}
 
 
 def frames_of(ds: LeRobotDataset, ep: int, e: Episode) -> dict[str, np.ndarray]:
@@ -85,7 +86,7 @@ def rewrite(
                 if e["frames"] is None:
                     videos = {c: VideoRef(ds.video_path(ep, c), ds.video_from(ep, c), ds.video_from(ep, c) + T / ds.fps) for c in ds.camera_keys}
                 data = {**e["data"], **(e["frames"] or {})}
-                w.add_episode(data, e["task"], flags=e["flags"], subtasks=e["subtasks"], videos=videos)
+                w.add_episode(data, e["task"], flags=e["flags"], subtasks=e["subtasks"], videos=videos, suggestions=e.get("suggestions"))
         if not w.episodes:
             raise DatasetError("the edit selected no episodes; nothing written (check your filter)")
     return out
@@ -217,6 +218,7 @@ def _slice(e: Episode, a: int, b: int, frames: dict[str, np.ndarray], step: int 
         "task": e["task"],
         "flags": e["flags"],
         "subtasks": subs or None,
+        # no "suggestions": they point at the old frame indices; annotate the edited dataset again
     }
 
 

@@ -129,6 +129,10 @@ class LeRobotDataset:
         """Per-episode subtask segments [{start, end, text}] recorded by vlaforge."""
         return self.lineage.get("episodes", {}).get(str(ep), {}).get("subtasks", [])
 
+    def suggestions(self, ep: int) -> dict[str, Any]:
+        """Per-episode machine suggestions awaiting review ({"instruction": ..., "subtasks": ...}), see `vlaforge engine annotate`."""
+        return self.lineage.get("episodes", {}).get(str(ep), {}).get("suggestions", {})
+
     def column(self, key: str) -> np.ndarray:
         """One tabular feature over all frames, ordered by (episode, frame)."""
         return self._columns[key]

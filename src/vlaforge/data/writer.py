@@ -171,8 +171,12 @@ class DatasetWriter:
         flags: dict[str, Any] | None = None,
         subtasks: list[dict[str, Any]] | None = None,
         videos: dict[str, VideoRef] | None = None,
+        suggestions: dict[str, Any] | None = None,
     ) -> int:
-        """Write one episode: arrays (T, ...) per feature, camera frames uint8 (T, H, W, 3). Returns its index."""
+        """Write one episode: arrays (T, ...) per feature, camera frames uint8 (T, H, W, 3). Returns its index.
+
+        `suggestions` are machine-made labels waiting for review (see `vlaforge.engine.annotate`); they are kept
+        beside the flags and subtasks in meta/vlaforge.json and never change the instruction or the data."""
         if self._done:
             raise DatasetError("this writer is already finalized")
         videos = videos or {}
@@ -245,6 +249,8 @@ class DatasetWriter:
                 if not (0 <= int(s["start"]) < int(s["end"]) <= T) or not str(s.get("text", "")).strip():
                     raise DatasetError(f"subtask {s} must have 0 <= start < end <= {T} and a text")
             note["subtasks"] = [{"start": int(s["start"]), "end": int(s["end"]), "text": str(s["text"])} for s in subtasks]
+        if suggestions:
+            note["suggestions"] = suggestions
         if note:
             self.notes[ep] = note
         return ep

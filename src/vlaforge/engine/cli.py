@@ -1,4 +1,4 @@
-"""`vlaforge engine ...`: the data engine's sub-commands (health check, augmentation)."""
+"""`vlaforge engine ...`: the data engine's sub-commands (health check, augmentation, annotation and review)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ import argparse
 
 def register(parser: argparse.ArgumentParser) -> None:
     """Add the engine sub-commands."""
+    from vlaforge.engine.annotate.cli import add_annotate_parser
     from vlaforge.engine.augment.cli import add_augment_parser
     from vlaforge.engine.health.cli import add_health_parser
 
     sub = parser.add_subparsers(dest="engine_command", metavar="<subcommand>")
     add_health_parser(sub)
     add_augment_parser(sub)
+    add_annotate_parser(sub)

@@ -9,7 +9,8 @@ import dataclasses
 class PolicyConfig:
     """Sizes and choices of a VLA policy. Defaults are the CPU-friendly default policy."""
 
-    encoder: str = "cnn"  # vision encoder: cnn | vit
+    encoder: str = "cnn"  # vision encoder: cnn | vit | resnet18 (torchvision's layout, 11.2M trunk params)
+    encoder_init: str = ""  # "" = random init | a local .safetensors of torchvision's resnet18 state_dict (resnet18 only)
     head: str = "flow"  # action head: flow | tokens | chunk
     width: int = 128  # transformer width (trunk and head)
     depth: int = 2  # trunk transformer blocks

@@ -43,7 +43,7 @@ class VLAPolicy(nn.Module):
         self.cameras: list[str] = list(spec["cameras"])
         self.state_dim, self.action_dim = int(feats[STATE]["shape"][0]), int(feats[ACTION]["shape"][0])
         D = cfg.width
-        self.normalizer = Normalizer(self.state_dim, self.action_dim, self.cameras)
+        self.normalizer = Normalizer(self.state_dim, self.action_dim, self.cameras, KEYPOINTS if cfg.grounding else ())
         self.vision = registry.get("encoder", cfg.encoder)(cfg)
         self.cam_emb = nn.Parameter(torch.randn(len(self.cameras), D) * 0.02)
         self.obs_time_emb = nn.Parameter(torch.randn(cfg.n_obs, D) * 0.02)
@@ -97,7 +97,7 @@ class VLAPolicy(nn.Module):
         g = None
         if self.grounding is not None:
             g = self.ground(images, lang) if keypoints is None else split_keypoints(keypoints)
-            kp = torch.cat([g["uv"], g["xyz"], g["feat"]], -1)  # (B, K, 5 + C)
+            kp = torch.cat([self.normalizer.keypoints(torch.cat([g["uv"], g["xyz"]], -1)), g["feat"]], -1)  # (B, K, 5 + C)
             tokens.append(self.kp_proj(kp) + self.kp_emb)  # (B, K, D)
         for i, cam in enumerate(self.cameras):
             if i not in self.cnn_cams:
@@ -322,6 +322,10 @@ def build_policy(cfg: PolicyConfig, ds: Any, verbose: bool = True) -> VLAPolicy:
     """A fresh policy sized for dataset `ds`, normalization taken from its stats."""
     policy = VLAPolicy(cfg, spec_from_dataset(ds), verbose=verbose)
     policy.normalizer.load_stats(ds.stats)
+    if cfg.encoder_init:
+        if not hasattr(policy.vision, "load_pretrained"):
+            raise ConfigError(f"--model.encoder_init is for encoders with a pretrained layout (resnet18), not {cfg.encoder!r}")
+        policy.vision.load_pretrained(cfg.encoder_init)
     if policy.grounding is not None and cfg.grounding_init:
         load_grounding(policy.grounding, cfg.grounding_init)
     return policy
@@ -385,6 +389,8 @@ def load_policy(path: str | Path, device: str = "cpu") -> VLAPolicy:
     from safetensors.torch import load_file
 
     state = load_file(str(d / "model.safetensors"))
+    if cfg.grounding and "normalizer.kp_mean" not in state:  # saved before keypoints were normalized: they ran unscaled
+        state["normalizer.kp_mean"], state["normalizer.kp_std"] = policy.normalizer.kp_mean, policy.normalizer.kp_std
     try:
         policy.load_state_dict(state, strict=True)
     except RuntimeError as e:

@@ -9,7 +9,7 @@ ENCODERS: dict[str, type] = {}
 HEADS: dict[str, type] = {}
 
 # Modules whose import registers the built-in entries (imported on first lookup, not at package import).
-_BUILTIN = ("vlaforge.models.encoders.vision", "vlaforge.models.heads.flow", "vlaforge.models.heads.chunk", "vlaforge.models.heads.tokens")
+_BUILTIN = ("vlaforge.models.encoders.vision", "vlaforge.models.encoders.resnet", "vlaforge.models.heads.flow", "vlaforge.models.heads.chunk", "vlaforge.models.heads.tokens")
 
 
 def _load_builtins() -> None:

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-SPLITS = ("seen", "heldout-wording", "heldout-combos")  # mirrors tasks.SPLITS without importing the sim at --help
+SPLITS = ("seen", "heldout-wording", "heldout-combos", "val-wording")  # mirrors tasks.SPLITS without importing the sim at --help
 
 
 def register(parser: argparse.ArgumentParser) -> None:

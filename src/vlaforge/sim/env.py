@@ -223,8 +223,8 @@ class TabletopEnv(gym.Env):
         m.light_diffuse[:] = self._light0
         m.cam_pos[:], m.cam_quat[:] = self._cam0, self._camq0
         m.vis.headlight.diffuse[:] = self._head0
-        self.task = tasks.sample_task(self.family, "seen" if split == "heldout-wording" else split, self.rng)
-        wording = "heldout" if split == "heldout-wording" else "train"
+        self.task = tasks.sample_task(self.family, split, self.rng)
+        wording = language.WORDING_OF_SPLIT.get(split, "train")
         phrased = language.instruction(self.task, wording, self.rng)  # always drawn, so overrides keep the rng stream
         text = options.get("instruction")
         if text is not None and (not isinstance(text, str) or not text.strip()):

@@ -14,7 +14,7 @@ from typing import Any
 from vlaforge.errors import ConfigError
 from vlaforge.sim.scene import BIN_COLORS, COLORS, N_OBJECTS, SHAPES
 
-SPLITS = ("seen", "heldout-wording", "heldout-combos")
+SPLITS = ("seen", "heldout-wording", "heldout-combos", "val-wording")  # val-wording: for design choices, never for results
 # (object color, target color) pairs never shown in training data; evaluated as "heldout-combos".
 HELDOUT_PAIRS = {("green", "yellow"), ("red", "blue")}
 # push has one target (the white marker), so its held-out combinations are (color, shape).
@@ -153,8 +153,8 @@ MAX_STEPS = {name: cls.max_steps for name, cls in TASKS.items()}
 
 
 def sample_task(family: str, split: str, rng: random.Random) -> dict[str, Any]:
-    """A structured task of `family` for `split` ("heldout-wording" samples seen combinations)."""
-    split = "seen" if check_split(split) == "heldout-wording" else split
+    """A structured task of `family` for `split` (the wording splits sample seen combinations)."""
+    split = "seen" if check_split(split) in ("heldout-wording", "val-wording") else split
     return TASKS[check_family(family)]().sample(split, rng)
 
 

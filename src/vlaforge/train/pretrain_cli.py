@@ -62,10 +62,10 @@ def _grounding(args: argparse.Namespace) -> int:
         data = args.out / "data"
         meta["collect"] = collect(data, fams, args.episodes, args.workers, perturb=["all"], one_each=True, perturb_fraction=0.25,
                                   seed=PRETRAIN_SEED + args.seed, overwrite=True)
-        combos = args.out / "heldout-combos"
-        collect(combos, fams, max(10, args.episodes // 10), args.workers, split="heldout-combos", seed=HELDOUT_SEED + args.seed,
-                overwrite=True)
-        evals.append(str(combos))
+        for split in ("heldout-combos", "val-wording"):  # scored while training; the test wording is left for evaluation
+            collect(args.out / split, fams, max(10, args.episodes // 10), args.workers, split=split, seed=HELDOUT_SEED + args.seed,
+                    overwrite=True)
+            evals.append(str(args.out / split))
     recipe = pretrain_grounding(data, args.out, camera=args.camera, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                                 width=args.width, budget_minutes=args.budget_minutes, eval_datasets=evals, seed=args.seed, meta=meta,
                                 augment=args.augment)

@@ -169,3 +169,66 @@ class WordDropout(Augmentation):
             gen = torch.Generator().manual_seed(variant_seed(seed, batch.task[i], self.params.variants))
             u = torch.rand(len(batch.task[i].split()), generator=gen).tolist()
             batch.task[i] = drop_words(batch.task[i], u, self.params.p_word)
+
+
+# Nouns a grounding module should not key on: containers, shapes and markers are told apart by their colors, so the
+# noun after a color may be any word (new wordings bring new nouns: "pail", "dish", ...).
+SWAP_NOUNS = ("bin", "basket", "tray", "crate", "bucket", "tub", "block", "cube", "cylinder", "target", "goal", "circle",
+              "marker", "object", "objects", "thing", "things")
+# Everyday nouns put in their place. None is a word of the tabletop suite's unseen (held-out or validation) templates;
+# a test keeps it so.
+FILLER_NOUNS = (
+    "cup", "plate", "drawer", "shelf", "jar", "pot", "pan", "bowl", "mug", "vase", "lamp", "chair", "sofa", "rug", "sink",
+    "oven", "fridge", "kettle", "bottle", "bag", "sack", "pouch", "pocket", "wallet", "purse", "envelope", "folder",
+    "binder", "notebook", "pencil", "pen", "brush", "comb", "towel", "sponge", "bench", "desk", "cabinet", "closet",
+    "locker", "chest", "trunk", "barrel", "jug", "flask", "glass", "tin", "carton", "package", "parcel", "wagon", "cart",
+    "truck", "boat", "ship", "house", "room", "garage", "garden", "field", "pond", "lake", "river", "road", "street",
+    "park", "yard", "corner", "door", "window", "wall", "floor", "roof", "hole", "slot", "cradle", "nest", "cage", "tank",
+    "pool", "tube", "pipe", "funnel", "ring", "stone", "rock", "brick", "log", "leaf", "apple", "lemon", "banana",
+    "carrot", "potato", "egg", "bread", "cookie", "candle", "clock", "phone", "radio", "book", "card", "coin", "key",
+    "toy", "ball", "doll", "hat", "shoe", "sock", "glove", "coat", "shirt", "helmet", "pillow", "blanket",
+)
+_SWAP_RE = re.compile(r"\b(" + "|".join(sorted(SWAP_NOUNS, key=len, reverse=True)) + r")\b", re.IGNORECASE)
+
+
+def swap_nouns(text: str, u: list[float], p_word: float) -> str:
+    """Replace each of `SWAP_NOUNS` in `text` by a filler noun when its uniform draw falls below `p_word` (2 draws each)."""
+    draws = iter(u)
+
+    def sub(m: re.Match[str]) -> str:
+        a, b = next(draws, 1.0), next(draws, 0.0)
+        return _match_case(FILLER_NOUNS[min(int(b * len(FILLER_NOUNS)), len(FILLER_NOUNS) - 1)], m.group(0)) if a < p_word else m.group(0)
+
+    return _SWAP_RE.sub(sub, text)
+
+
+@register("noun_swap")
+class NounSwap(Augmentation):
+    """Put everyday nouns in place of container, shape and marker nouns ("the blue bin" → "the blue kettle"), so a policy
+    finds things by their colors and the sentence, not by the training wording's nouns."""
+
+    kind = "text"
+    showcase = {"p_word": 1.0}
+
+    @dataclasses.dataclass(frozen=True)
+    class Params:
+        """p_word: chance each such noun is replaced; variants: as for paraphrase (> 0: that many fixed versions per instruction)."""
+
+        p_word: float = 0.5
+        variants: int = 0
+
+    def check(self) -> None:
+        from vlaforge.errors import ConfigError
+
+        if not 0.0 <= self.params.p_word <= 1.0:
+            raise ConfigError(f"noun_swap.params.p_word must be in [0, 1], got {self.params.p_word}")
+        if self.params.variants < 0:
+            raise ConfigError(f"noun_swap.params.variants must be >= 0 (0 = unlimited), got {self.params.variants}")
+
+    def sample(self, n: int, g: torch.Generator) -> dict[str, torch.Tensor]:
+        return {"seed": torch.randint(0, 2**31 - 1, (n,), generator=g)}
+
+    def apply(self, batch: AugBatch, idx: torch.Tensor, params: dict[str, torch.Tensor], g: torch.Generator) -> None:
+        for i, seed in zip(idx.tolist(), params["seed"].tolist()):
+            u = torch.rand(64, generator=torch.Generator().manual_seed(variant_seed(seed, batch.task[i], self.params.variants))).tolist()
+            batch.task[i] = swap_nouns(batch.task[i], u, self.params.p_word)

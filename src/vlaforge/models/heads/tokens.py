@@ -4,7 +4,8 @@ FAST (π0-FAST): per action dimension, a DCT over the H-step chunk; coefficients
 rounded and offset into a vocabulary of `n_bins` ids, ordered low frequency first across
 dimensions, so the first tokens carry the coarse shape of the motion. `bins` maps each
 normalized action value to one of `n_bins` uniform bins (the RT-2/OpenVLA baseline). A small
-causal decoder cross-attends to the trunk's context and is decoded greedily.
+causal decoder cross-attends to the trunk's context and is decoded greedily, with a KV cache and
+DCT tokens constrained to coefficients an in-range chunk can have (see token_decoding.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from torch import nn
 
 from vlaforge.errors import ConfigError
 from vlaforge.models.config import PolicyConfig
+from vlaforge.models.heads.token_decoding import CachedDecoder, allowed_tokens, logit_bias
 from vlaforge.models.layers import Block
 from vlaforge.models.registry import register_head
 
@@ -39,6 +41,12 @@ class ActionTokenizer(nn.Module):
             raise ConfigError(f"model.tokenizer must be 'dct' or 'bins', got {mode!r}")
         self.mode, self.H, self.A, self.V, self.scale = mode, chunk, action_dim, n_bins, scale
         self.register_buffer("C", dct_matrix(chunk), persistent=False)
+
+    def allowed(self) -> torch.Tensor:
+        """bool (H*A, V): ids that may appear at each position (DCT: within the coefficient bound; bins: all)."""
+        if self.mode == "bins":
+            return torch.ones(self.H * self.A, self.V, dtype=torch.bool)
+        return allowed_tokens(self.C.cpu(), self.A, self.V, self.scale)
 
     def encode(self, actions: torch.Tensor) -> torch.Tensor:
         """(B, H, A) → (B, H*A) long."""
@@ -72,6 +80,8 @@ class TokensHead(nn.Module):
         self.blocks = nn.ModuleList([Block(cfg.width, cfg.n_heads, cross=True, dropout=cfg.dropout) for _ in range(cfg.head_depth)])
         self.norm = nn.LayerNorm(cfg.width)
         self.out = nn.Linear(cfg.width, cfg.n_bins)
+        self.register_buffer("allowed_bias", logit_bias(self.tok.allowed()), persistent=False)  # (L, V) 0 or NEG
+        self.kv_cache = True  # False: decode by re-running the prefix (the reference path; same tokens, slower)
 
     def logits(self, inp: torch.Tensor, ctx: torch.Tensor) -> torch.Tensor:
         """inp (B, l) token ids starting with BOS → next-token logits (B, l, V)."""
@@ -92,9 +102,21 @@ class TokensHead(nn.Module):
     @torch.no_grad()
     def sample(self, ctx: torch.Tensor) -> torch.Tensor:
         """Greedy decoding of L tokens → normalized actions (B, H, A)."""
+        return self.tok.decode(self.decode_ids(ctx, cache=self.kv_cache)).clamp(-1.5, 1.5)
+
+    @torch.no_grad()
+    def decode_ids(self, ctx: torch.Tensor, cache: bool = True) -> torch.Tensor:
+        """Greedy, constrained token ids (B, L): with the KV cache, or (cache=False) re-running the prefix each step."""
+        if cache:
+            decoder = CachedDecoder(self.embed, self.pos, self.blocks, self.norm, self.out)
+            if torch.jit.is_tracing():  # ONNX export traces the loop as it is
+                return decoder.run(ctx, self.bos, self.L, self.allowed_bias)
+            with torch.inference_mode():  # no autograd bookkeeping on ~2,000 small ops per chunk
+                ids = decoder.run(ctx, self.bos, self.L, self.allowed_bias)
+            return ids.clone()  # a normal tensor again
         B = ctx.shape[0]
         seq = torch.full((B, 1), self.bos, dtype=torch.long, device=ctx.device)
-        for _ in range(self.L):
-            nxt = self.logits(seq, ctx)[:, -1].argmax(-1, keepdim=True)  # (B, 1)
+        for i in range(self.L):
+            nxt = (self.logits(seq, ctx)[:, -1] + self.allowed_bias[i]).argmax(-1, keepdim=True)  # (B, 1)
             seq = torch.cat([seq, nxt], dim=1)
-        return self.tok.decode(seq[:, 1:]).clamp(-1.5, 1.5)
+        return seq[:, 1:]
