@@ -2,6 +2,7 @@
 
     python benchmarks/learning_curve.py                                  # minutes 5,10,20,40 on 800 demos; demos 100..800 at 20 min
     python benchmarks/learning_curve.py --minutes 5,10 --demos 200 --demo-minutes 10 --episodes 50
+    python benchmarks/learning_curve.py --minutes 5,10 --demos '' --with-demo outputs/quality   # + the demo's own 20-min point
 Each point trains the `vlaforge demo` policy and recipe from scratch for its budget (its own schedule), then evaluates
 it on the same fixed seeds. Contention (other work on the cores) is recorded per point.
 """
@@ -35,6 +36,21 @@ def point(data: Path, out: Path, minutes: float, episodes: int, workers: int) ->
             "contention": c.record()}
 
 
+def demo_point(demo: Path) -> dict:
+    """The seen-split point of a finished `vlaforge demo` run (same seeds as `point`), with its recorded contention if any."""
+    import json
+
+    from common import RESULTS
+
+    res = json.loads((demo / "demo.json").read_text())
+    seen = res["eval"]["summary"]["by_split"]["seen"]
+    q = RESULTS / "quality.json"
+    contention = json.loads(q.read_text()).get("contention") if q.exists() else None
+    budget = json.loads((Path(res["train"]["run"]) / "config.json").read_text())["train"]["budget_minutes"]
+    return {"minutes": budget, "steps": res["train"]["steps"], "rate": seen["rate"], "ci95": seen["ci95"],
+            "n": seen["n"], "contention": contention, "from": str(demo / "demo.json")}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=Path("outputs/learning_curve"))
@@ -44,11 +60,15 @@ def main() -> None:
     ap.add_argument("--max-demos", type=int, default=800)
     ap.add_argument("--episodes", type=int, default=50, help="evaluation episodes (seen split)")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--with-demo", type=Path, help="a finished `vlaforge demo --out` directory (default recipe, 800 demos): "
+                    "its training is the minutes curve's point at its budget, and its data is the 800-demo set")
     args = ap.parse_args()
     from vlaforge.eval.stats import interval_text
     from vlaforge.sim.collect import collect
 
     def data_for(n: int) -> Path:
+        if args.with_demo is not None and n == args.max_demos:
+            return args.with_demo / "data"
         d = args.out / f"data{n}"
         if not (d / "meta" / "info.json").exists():
             collect(d, ["pick_place"], n, args.workers, perturb=["all"], one_each=True, perturb_fraction=0.25, overwrite=True, progress=False)
@@ -56,6 +76,8 @@ def main() -> None:
 
     by_minutes = [point(data_for(args.max_demos), args.out / f"min{m:g}", m, args.episodes, args.workers)
                   for m in (float(x) for x in args.minutes.split(",") if x)]
+    if args.with_demo is not None:
+        by_minutes = sorted(by_minutes + [demo_point(args.with_demo)], key=lambda p: p["minutes"])
     by_demos = [{"demos": n, **point(data_for(n), args.out / f"demos{n}", args.demo_minutes, args.episodes, args.workers)}
                 for n in (int(x) for x in args.demos.split(",") if x)]
     fmt = lambda p: f"{p['rate']:.0%} {interval_text(p)}"  # noqa: E731

@@ -12,9 +12,11 @@ from vlaforge.eval.report import SECTIONS
 @pytest.mark.slow
 def test_quick_demo_runs_every_stage_and_writes_both_reports(tmp_path, capsys):
     out = tmp_path / "demo"
+    (out / "run").mkdir(parents=True)
+    (out / "run" / "config.json").write_text("{}")  # a previous demo's run: a rerun replaces it instead of failing in training
     assert main(["demo", "--quick", "--out", str(out), "--no-progress"]) == 0
     printed = capsys.readouterr().out
-    assert "report:" in printed and "heldout-combos" in printed
+    assert "report:" in printed and "heldout-combos" in printed and "replacing the previous demo run" in printed
     res = json.loads((out / "demo.json").read_text())
     assert set(res["seconds"]) == {"collect", "check", "health", "train", "eval", "total"}
     assert res["data"]["episodes"] == 6 and res["train"]["steps"] == 40

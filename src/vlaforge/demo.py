@@ -64,6 +64,11 @@ def demo(out: Path, tasks: str = "pick_place", episodes: int = 800, perturbed_fr
     families = parse_families(tasks)
     parse_splits(splits)  # a typo fails here, not after the collection and the training
     out = Path(out)
+    if (out / "run" / "config.json").exists():  # the demo's directory is its own: a rerun replaces it, data included
+        import shutil
+
+        print(f"replacing the previous demo run in {out / 'run'}")
+        shutil.rmtree(out / "run")
     res: dict[str, Any] = {"seconds": {}}
     t = _stage(1, f"collect {episodes} expert demos per family of {', '.join(families)} ({perturbed_fraction:.0%} with a perturbation)")
     data = out / "data"
