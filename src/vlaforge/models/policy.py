@@ -22,6 +22,7 @@ from vlaforge.config import from_dict, to_dict
 from vlaforge.data.features import is_label
 from vlaforge.errors import CheckpointError, ConfigError, FeatureMismatch, NonFiniteAction
 from vlaforge.models import registry
+from vlaforge.models.checkpoint import CHECKPOINT_FILES, resolve_checkpoint  # noqa: F401  (re-exported)
 from vlaforge.models.config import PolicyConfig
 from vlaforge.models.encoders.grounding import KEYPOINTS, GroundingNet, current_labels, grounding_loss, grounding_metrics, label_targets
 from vlaforge.models.encoders.language import DIM as TEXT_DIM
@@ -30,7 +31,6 @@ from vlaforge.models.layers import Block
 from vlaforge.models.normalize import Normalizer
 
 STATE, ACTION = "observation.state", "action"
-CHECKPOINT_FILES = ("model.safetensors", "config.json", "normalization.json", "dataset.json")
 
 
 class VLAPolicy(nn.Module):
@@ -357,18 +357,6 @@ def load_grounding(net: GroundingNet, source: str) -> Path:
         raise CheckpointError(f"{path} does not fit this grounding module (--model.grounding_width {net.width}?): "
                               f"{str(e).splitlines()[0]}") from None
     return path
-
-
-def resolve_checkpoint(path: str | Path) -> Path:
-    """A checkpoint dir, or a run dir (→ its checkpoints/last)."""
-    p = Path(path)
-    if (p / "checkpoints").exists():
-        from vlaforge.train.checkpoint import latest_checkpoint
-
-        return latest_checkpoint(p)
-    if any((p / f).exists() for f in CHECKPOINT_FILES):
-        return p
-    raise CheckpointError(f"{p} is neither a checkpoint (model.safetensors) nor a run directory (checkpoints/)")
 
 
 def load_policy(path: str | Path, device: str = "cpu") -> VLAPolicy:

@@ -152,6 +152,14 @@ FAMILIES = tuple(TASKS)
 MAX_STEPS = {name: cls.max_steps for name, cls in TASKS.items()}
 
 
+def parse_families(value: str | list[str]) -> list[str]:
+    """`all`, one family or a comma list → validated task families."""
+    items = [s.strip() for s in (value.split(",") if isinstance(value, str) else value) if s.strip()]
+    if not items:
+        raise ConfigError(f"no task family given; choose from {list(TASKS)} or 'all'")
+    return list(TASKS) if "all" in items else [check_family(f) for f in items]
+
+
 def sample_task(family: str, split: str, rng: random.Random) -> dict[str, Any]:
     """A structured task of `family` for `split` (the wording splits sample seen combinations)."""
     split = "seen" if check_split(split) in ("heldout-wording", "val-wording") else split

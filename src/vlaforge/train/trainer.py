@@ -144,7 +144,7 @@ def train(
 
     `augment(batch, generator)` is the online augmentation hook: it gets each training batch (uint8
     images, raw state/actions) before it moves to the device and returns the batch to train on.
-    Without one, `train.augment` (a recipe file or built-in name) builds `vlaforge.engine.augment`'s pipeline.
+    Without one, `train.augment` (a recipe file or built-in name) builds `vlaforge.data.augment`'s pipeline.
     """
     from vlaforge.models import build_policy
 
@@ -161,7 +161,7 @@ def train(
 
     ds = open_dataset(run_cfg.dataset)
     if augment is None and cfg.augment:
-        from vlaforge.engine.augment.pipeline import build_pipeline  # lazy: only runs that ask for augmentation load it
+        from vlaforge.data.augment.pipeline import build_pipeline  # lazy: only runs that ask for augmentation load it
 
         augment = build_pipeline(cfg.augment, ds)
         if run_cfg.model.grounding and run_cfg.model.grounding_weight > 0 and any(is_label(k) for k in ds.features):

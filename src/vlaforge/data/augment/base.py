@@ -42,7 +42,7 @@ def _load_all() -> None:
     import importlib
 
     for m in _MODULES:
-        importlib.import_module(f"vlaforge.engine.augment.{m}")
+        importlib.import_module(f"vlaforge.data.augment.{m}")
 
 
 def registered() -> list[str]:

@@ -17,9 +17,9 @@ import numpy as np
 import torch
 
 from vlaforge.data.reader import open_dataset
-from vlaforge.engine.augment.base import ACTION, STATE, AugmentRefused, DataSpec, get, registered
-from vlaforge.engine.augment.draw import draw_text, encode_png, text_width
-from vlaforge.engine.augment.pipeline import Pipeline, Recipe, Step, build_step
+from vlaforge.data.augment.base import ACTION, STATE, AugmentRefused, DataSpec, get, registered
+from vlaforge.data.augment.draw import draw_text, encode_png, text_width
+from vlaforge.data.augment.pipeline import Pipeline, Recipe, Step, build_step
 from vlaforge.errors import DatasetError
 from vlaforge.io import atomic_write_bytes, atomic_write_text
 
