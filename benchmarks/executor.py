@@ -36,7 +36,7 @@ HORIZON, EXECUTE, BLEND = 16, 8, 4
 def run(job: tuple[str, str, int, int]) -> dict[str, Any]:
     """One (condition, executor, latency) cell over `seeds` episodes."""
     from vlaforge.eval.stats import mean_jerk, wilson
-    from vlaforge.serve.executor import AsyncChunkExecutor, NaiveChunkExecutor
+    from vlaforge.control.executor import AsyncChunkExecutor, NaiveChunkExecutor
     from vlaforge.sim import make_env
     from vlaforge.sim.oracle import ExpertChunkPredictor, roll_out
 

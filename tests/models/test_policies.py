@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from vlaforge.control import PolicyControl
 from vlaforge.data.loader import TrainingDataset
 from vlaforge.errors import CheckpointError
 from vlaforge.models import PolicyConfig, build_policy, load_policy
@@ -55,15 +56,17 @@ def test_select_action_queue_and_temporal_ensembling(tiny_dataset):
     obs = _obs(tiny_dataset)
     p = build_policy(PolicyConfig(head="chunk", n_action_steps=3, gripper_hysteresis=0.0, **TINY), tiny_dataset, verbose=False).eval()
     chunk = p.predict_chunk(obs, "go")
-    p.reset()
-    acts = [p.select_action(obs, "go") for _ in range(4)]
+    act = PolicyControl(p)
+    act.reset()
+    acts = [act(obs, "go") for _ in range(4)]
     np.testing.assert_allclose(acts[:3], chunk[:3], rtol=1e-5, atol=1e-6)  # queue of n_action_steps, then re-plan
     np.testing.assert_allclose(acts[3], chunk[0], rtol=1e-5, atol=1e-6)  # same obs → same chunk (deterministic head)
     e = build_policy(PolicyConfig(head="chunk", temporal_ensemble=0.5, gripper_hysteresis=0.0, **TINY), tiny_dataset, verbose=False).eval()
     c = e.predict_chunk(obs, "go")
-    e.reset()
-    first = e.select_action(obs, "go")
-    second = e.select_action(obs, "go")
+    act = PolicyControl(e)
+    act.reset()
+    first = act(obs, "go")
+    second = act(obs, "go")
     np.testing.assert_allclose(first, c[0], rtol=1e-5, atol=1e-6)
     w = np.exp(-0.5 * np.arange(2))
     np.testing.assert_allclose(second, (c[1] * w[0] + c[0] * w[1]) / w.sum(), rtol=1e-5, atol=1e-6)
