@@ -164,10 +164,10 @@ SEEDS = range(20)
 def tabletop_run(make_executor, seeds=SEEDS):
     """Success per episode, arm jerk per episode (xyz deltas; the gripper is a binary command) and the stats."""
     from vlaforge.sim import make_env
-    from vlaforge.sim.oracle import ExpertChunkPredictor, roll_out
+    from vlaforge.sim.expert_planner import ExpertPlanner, roll_out
 
     env = make_env("pick_place", render=False)
-    ex = make_executor(ExpertChunkPredictor(env, horizon=H))
+    ex = make_executor(ExpertPlanner(env, horizon=H))
     success, jerk, stats, actions = [], [], [], []
     for seed in seeds:
         ok, acts = roll_out(env, ex, seed)

@@ -135,3 +135,22 @@ def test_a_non_finite_action_never_leaves_predict_chunk(tiny_dataset):
     p.reset()
     with pytest.raises(NonFiniteAction, match="non-finite"):
         p.select_action({**obs, "observation.state": np.full(4, 3e38, np.float32)}, "go")
+
+
+def test_a_config_json_with_retired_fields_still_loads(tiny_dataset, tmp_path):
+    ck = build_policy(PolicyConfig(head="chunk", **TINY), tiny_dataset, verbose=False).save(tmp_path / "ck")
+    raw = json.loads((ck / "config.json").read_text())
+    raw["bpe_vocab"] = 0  # written by vlaforge before the field was removed
+    (ck / "config.json").write_text(json.dumps(raw))
+    assert load_policy(ck).cfg.head == "chunk"
+
+
+@pytest.mark.parametrize("head", names("head"))
+def test_every_head_samples_with_the_same_signature(tiny_dataset, head):
+    p = build_policy(PolicyConfig(head=head, **TINY), tiny_dataset, verbose=False).eval()
+    ctx = torch.randn(2, 5, p.cfg.width)  # (B, N, D)
+    noise = torch.randn(2, p.cfg.chunk, p.action_dim)  # (B, H, A)
+    a, b = p.head.sample(ctx, noise=noise), p.head.sample(ctx, noise=noise)
+    assert a.shape == (2, p.cfg.chunk, p.action_dim)
+    torch.testing.assert_close(a, b)  # given the noise, every head is deterministic
+    assert isinstance(p.head.draws_noise, bool)
