@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from vlaforge.control import PolicyControl
+from vlaforge.control.queue import gripper_for
 from vlaforge.data.loader import TrainingDataset
 from vlaforge.errors import CheckpointError
 from vlaforge.models import PolicyConfig, build_policy, load_policy
@@ -52,7 +53,7 @@ def test_build_train_save_reload_predict(tiny_dataset, tmp_path, head, encoder):
     assert policy.predict_batch([obs, obs], ["move to the red block", "move to the blue block"]).shape == (2, cfg.chunk, 4)
 
 
-def test_select_action_queue_and_temporal_ensembling(tiny_dataset):
+def test_policy_control_queue_and_temporal_ensembling(tiny_dataset):
     obs = _obs(tiny_dataset)
     p = build_policy(PolicyConfig(head="chunk", n_action_steps=3, gripper_hysteresis=0.0, **TINY), tiny_dataset, verbose=False).eval()
     chunk = p.predict_chunk(obs, "go")
@@ -115,12 +116,12 @@ def test_gripper_hysteresis_switches_only_past_the_band(tiny_dataset):
         pytest.skip("sample data has no gripper axis")
     g = names.index("gripper")
     lo, hi = float(p.normalizer.action_min[g]), float(p.normalizer.action_max[g])
-    p.reset()
+    steady = gripper_for(p, p.cfg.gripper_hysteresis)  # what PolicyControl(p) applies to each action
 
     def cmd(frac: float) -> float:
         a = np.zeros(len(names), np.float32)
         a[g] = lo + frac * (hi - lo)
-        return float(p._steady_gripper(a)[g])
+        return float(steady(a)[g])
 
     # open → stays open inside the band, closes past 0.7, stays closed until below 0.3
     assert [cmd(f) for f in (0.2, 0.6, 0.69, 0.75, 0.5, 0.35, 0.25, 0.45)] == [lo, lo, lo, hi, hi, hi, lo, lo]
@@ -132,9 +133,10 @@ def test_a_non_finite_action_never_leaves_predict_chunk(tiny_dataset):
     p = build_policy(PolicyConfig(**TINY), tiny_dataset, verbose=False).eval()
     obs = _obs(tiny_dataset)
     assert np.isfinite(p.predict_chunk(obs, "go")).all()
-    p.reset()
+    act = PolicyControl(p)
+    act.reset()
     with pytest.raises(NonFiniteAction, match="non-finite"):
-        p.select_action({**obs, "observation.state": np.full(4, 3e38, np.float32)}, "go")
+        act({**obs, "observation.state": np.full(4, 3e38, np.float32)}, "go")
 
 
 def test_a_config_json_with_retired_fields_still_loads(tiny_dataset, tmp_path):
