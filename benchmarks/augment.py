@@ -1,6 +1,6 @@
 """Online augmentation throughput vs the training step it feeds: batch 32, 2 cameras 96x96, chunk 16, CPU.
 
-Measures frames/s of the full default recipe (`vlaforge.engine.augment`, every step at its recipe
+Measures frames/s of the full default recipe (`vlaforge.data.augment`, every step at its recipe
 probability) on real training batches, on 1 and 2 threads; the cost of each augmentation alone
 (p = 1); and samples/s of the default policy's training step with and without the pipeline in
 front of it, in the same process so both see the same machine load. Every rate is the best of 5 windows.
@@ -23,8 +23,8 @@ from common import RESULTS, save
 from vlaforge.data import open_dataset
 from vlaforge.data.loader import TrainingDataset
 from vlaforge.data.sample import make_sample_dataset
-from vlaforge.engine.augment.base import DataSpec, get, registered
-from vlaforge.engine.augment.pipeline import Pipeline, Recipe, Step, build_pipeline
+from vlaforge.data.augment.base import DataSpec, get, registered
+from vlaforge.data.augment.pipeline import Pipeline, Recipe, Step, build_pipeline
 from vlaforge.models import PolicyConfig, build_policy
 
 B = 32

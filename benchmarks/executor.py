@@ -1,6 +1,6 @@
 """Async chunked execution under latency: success (Wilson 95%) and action jerk of local, async and naive execution.
 
-Chunks come from the expert oracle (`vlaforge.sim.oracle.ExpertChunkPredictor`, H=16: the scripted
+Chunks come from the expert oracle (`vlaforge.sim.expert_planner.ExpertPlanner`, H=16: the scripted
 expert's next 16 actions planned in a copy of the env), so only the executor differs between rows.
 Latency is simulated (`clock="sim"`: d = ceil(latency / 100 ms) control steps), so every number
 is exactly reproducible. Rows: naive (execute 8, hold still while the next chunk is computed;
@@ -36,13 +36,13 @@ HORIZON, EXECUTE, BLEND = 16, 8, 4
 def run(job: tuple[str, str, int, int]) -> dict[str, Any]:
     """One (condition, executor, latency) cell over `seeds` episodes."""
     from vlaforge.eval.stats import mean_jerk, wilson
-    from vlaforge.serve.executor import AsyncChunkExecutor, NaiveChunkExecutor
+    from vlaforge.control.executor import AsyncChunkExecutor, NaiveChunkExecutor
     from vlaforge.sim import make_env
-    from vlaforge.sim.oracle import ExpertChunkPredictor, roll_out
+    from vlaforge.sim.expert_planner import ExpertPlanner, roll_out
 
     condition, name, latency, seeds = job
     env = make_env("pick_place", render=False, perturb=CONDITIONS[condition])
-    oracle = ExpertChunkPredictor(env, horizon=HORIZON)
+    oracle = ExpertPlanner(env, horizon=HORIZON)
     if name == "naive":
         ex = NaiveChunkExecutor(oracle, execute_horizon=EXECUTE, latency_ms=latency)
     else:

@@ -77,8 +77,12 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
 
 
 def from_dict(cls: type[T], data: dict[str, Any], _where: str = "") -> T:
-    """Build dataclass `cls` from a (nested) dict; unknown keys raise ConfigError listing the valid ones."""
+    """Build dataclass `cls` from a (nested) dict; unknown keys raise ConfigError listing the valid ones.
+
+    Keys named in the class's `RETIRED_KEYS` (fields that were removed) are dropped, so files saved
+    before the removal (a checkpoint's config.json) still load."""
     types_ = _field_types(cls)
+    data = {k: v for k, v in data.items() if k not in getattr(cls, "RETIRED_KEYS", ())}
     unknown = sorted(set(data) - set(types_))
     if unknown:
         prefix = f"{_where}." if _where else ""
@@ -148,9 +152,3 @@ def load_file(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: top level must be a mapping")
     return data
 
-
-def save_json(cfg: Any, path: str | Path) -> None:
-    """Write the full resolved config as JSON (atomically)."""
-    from vlaforge.io import atomic_write_text
-
-    atomic_write_text(Path(path), json.dumps(to_dict(cfg), indent=2) + "\n")

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 import torch
 
+from vlaforge.control import PolicyControl
+from vlaforge.control.queue import gripper_for
 from vlaforge.data.loader import TrainingDataset
 from vlaforge.errors import CheckpointError
 from vlaforge.models import PolicyConfig, build_policy, load_policy
@@ -51,19 +53,21 @@ def test_build_train_save_reload_predict(tiny_dataset, tmp_path, head, encoder):
     assert policy.predict_batch([obs, obs], ["move to the red block", "move to the blue block"]).shape == (2, cfg.chunk, 4)
 
 
-def test_select_action_queue_and_temporal_ensembling(tiny_dataset):
+def test_policy_control_queue_and_temporal_ensembling(tiny_dataset):
     obs = _obs(tiny_dataset)
     p = build_policy(PolicyConfig(head="chunk", n_action_steps=3, gripper_hysteresis=0.0, **TINY), tiny_dataset, verbose=False).eval()
     chunk = p.predict_chunk(obs, "go")
-    p.reset()
-    acts = [p.select_action(obs, "go") for _ in range(4)]
+    act = PolicyControl(p)
+    act.reset()
+    acts = [act(obs, "go") for _ in range(4)]
     np.testing.assert_allclose(acts[:3], chunk[:3], rtol=1e-5, atol=1e-6)  # queue of n_action_steps, then re-plan
     np.testing.assert_allclose(acts[3], chunk[0], rtol=1e-5, atol=1e-6)  # same obs → same chunk (deterministic head)
     e = build_policy(PolicyConfig(head="chunk", temporal_ensemble=0.5, gripper_hysteresis=0.0, **TINY), tiny_dataset, verbose=False).eval()
     c = e.predict_chunk(obs, "go")
-    e.reset()
-    first = e.select_action(obs, "go")
-    second = e.select_action(obs, "go")
+    act = PolicyControl(e)
+    act.reset()
+    first = act(obs, "go")
+    second = act(obs, "go")
     np.testing.assert_allclose(first, c[0], rtol=1e-5, atol=1e-6)
     w = np.exp(-0.5 * np.arange(2))
     np.testing.assert_allclose(second, (c[1] * w[0] + c[0] * w[1]) / w.sum(), rtol=1e-5, atol=1e-6)
@@ -125,12 +129,12 @@ def test_gripper_hysteresis_switches_only_past_the_band(tiny_dataset):
         pytest.skip("sample data has no gripper axis")
     g = names.index("gripper")
     lo, hi = float(p.normalizer.action_min[g]), float(p.normalizer.action_max[g])
-    p.reset()
+    steady = gripper_for(p, p.cfg.gripper_hysteresis)  # what PolicyControl(p) applies to each action
 
     def cmd(frac: float) -> float:
         a = np.zeros(len(names), np.float32)
         a[g] = lo + frac * (hi - lo)
-        return float(p._steady_gripper(a)[g])
+        return float(steady(a)[g])
 
     # open → stays open inside the band, closes past 0.7, stays closed until below 0.3
     assert [cmd(f) for f in (0.2, 0.6, 0.69, 0.75, 0.5, 0.35, 0.25, 0.45)] == [lo, lo, lo, hi, hi, hi, lo, lo]
@@ -142,6 +146,26 @@ def test_a_non_finite_action_never_leaves_predict_chunk(tiny_dataset):
     p = build_policy(PolicyConfig(**TINY), tiny_dataset, verbose=False).eval()
     obs = _obs(tiny_dataset)
     assert np.isfinite(p.predict_chunk(obs, "go")).all()
-    p.reset()
+    act = PolicyControl(p)
+    act.reset()
     with pytest.raises(NonFiniteAction, match="non-finite"):
-        p.select_action({**obs, "observation.state": np.full(4, 3e38, np.float32)}, "go")
+        act({**obs, "observation.state": np.full(4, 3e38, np.float32)}, "go")
+
+
+def test_a_config_json_with_retired_fields_still_loads(tiny_dataset, tmp_path):
+    ck = build_policy(PolicyConfig(head="chunk", **TINY), tiny_dataset, verbose=False).save(tmp_path / "ck")
+    raw = json.loads((ck / "config.json").read_text())
+    raw["bpe_vocab"] = 0  # written by vlaforge before the field was removed
+    (ck / "config.json").write_text(json.dumps(raw))
+    assert load_policy(ck).cfg.head == "chunk"
+
+
+@pytest.mark.parametrize("head", names("head"))
+def test_every_head_samples_with_the_same_signature(tiny_dataset, head):
+    p = build_policy(PolicyConfig(head=head, **TINY), tiny_dataset, verbose=False).eval()
+    ctx = torch.randn(2, 5, p.cfg.width)  # (B, N, D)
+    noise = torch.randn(2, p.cfg.chunk, p.action_dim)  # (B, H, A)
+    a, b = p.head.sample(ctx, noise=noise), p.head.sample(ctx, noise=noise)
+    assert a.shape == (2, p.cfg.chunk, p.action_dim)
+    torch.testing.assert_close(a, b)  # given the noise, every head is deterministic
+    assert isinstance(p.head.draws_noise, bool)

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from vlaforge.control import PolicyControl
 from vlaforge.errors import VlaforgeError
 from vlaforge.models import PolicyConfig, build_policy, load_policy
 from vlaforge.models.registry import names
@@ -36,8 +37,9 @@ def test_fp32_parity_every_head(ds, tmp_path, head):
     assert chunk.shape == (8, 4) and chunk.dtype == np.float32
     if head != "flow":  # deterministic heads: identical to PyTorch on the same input
         np.testing.assert_allclose(chunk, load_policy(ck).predict_chunk(obs, item["task"]), atol=1e-4)
-    op.reset()
-    assert op.select_action(obs, "an instruction it never saw").shape == (4,)
+    act = PolicyControl(op)
+    act.reset()
+    assert act(obs, "an instruction it never saw").shape == (4,)
 
 
 def test_int8_flow_within_tolerance(ds, tmp_path):

@@ -14,7 +14,7 @@ _EXPORTS = {
     "open_dataset": "vlaforge.data.reader",
     "TrainingDataset": "vlaforge.data.loader",
     "check_dataset": "vlaforge.data.validate",
-    "convert_v21_to_v30": "vlaforge.data.legacy",
+    "convert_v21_to_v30": "vlaforge.data.convert",
     "make_sample_dataset": "vlaforge.data.sample",
     "import_dataset": "vlaforge.data.importers._run",
     "ImportOptions": "vlaforge.data.importers._base",

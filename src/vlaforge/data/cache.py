@@ -2,21 +2,20 @@
 
 Lives outside the dataset (default `~/.cache/vlaforge/frames`, or `$VLAFORGE_CACHE`), keyed by a
 change detector of the dataset's files, so a rewritten dataset never reads stale frames. Built
-into a temp dir and renamed into place; safe to delete at any time (it is rebuilt).
+into a staging dir and swapped into place (`vlaforge.io.staging_dir`); safe to delete at any time (it is rebuilt).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from vlaforge.data.lineage import quick_key
+from vlaforge.io import staging_dir
 
 FORMAT = "vlaforge-frames/1"
 
@@ -57,9 +56,7 @@ def open_or_build(ds: Any, root: Path | None = None, progress: bool = True) -> F
         meta = json.loads(meta_file.read_text())
         if meta.get("format") == FORMAT and meta.get("num_frames") == ds.num_frames:
             return FrameCache(path, meta)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    try:
+    with staging_dir(path) as tmp:
         meta = {"format": FORMAT, "dataset": str(Path(ds.root).resolve()), "num_frames": ds.num_frames, "cameras": {}}
         arrays = {}
         for cam in ds.camera_keys:
@@ -80,10 +77,4 @@ def open_or_build(ds: Any, root: Path | None = None, progress: bool = True) -> F
         for arr in arrays.values():
             arr.flush()
         (tmp / "meta.json").write_text(json.dumps(meta))
-        if path.exists():
-            shutil.rmtree(path)
-        os.replace(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return FrameCache(path, meta)

@@ -279,7 +279,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
-    from vlaforge.data.legacy import convert_v21_to_v30
+    from vlaforge.data.convert import convert_v21_to_v30
 
     out = convert_v21_to_v30(args.src, args.out, overwrite=args.overwrite)
     print(f"converted {args.src} -> {out} (LeRobot v3.0)")

@@ -59,11 +59,6 @@ class Feature:
             names = next(iter(names.values()), None)
         return cls(dtype=d["dtype"], shape=tuple(d["shape"]), names=tuple(names) if names else None, info=d.get("info"))
 
-    def compatible_with(self, other: "Feature") -> bool:
-        """Same dtype, shape and names (video encoding details may differ)."""
-        return (self.dtype, self.shape, self.names) == (other.dtype, other.shape, other.names)
-
-
 def _names_json(names: Any) -> Any:
     if names is None:
         return None

@@ -147,9 +147,18 @@ def make_dataloader(
     num_workers: int = 0,
     seed: int = 0,
     drop_last: bool = True,
+    batch_sampler: Any = None,
     **kwargs: Any,
 ) -> torch.utils.data.DataLoader:
-    """A DataLoader that fetches whole batches through `__getitems__`; workers use one torch thread each."""
+    """A DataLoader that fetches whole batches through `__getitems__`; workers use one torch thread each.
+
+    `batch_sampler` (lists of row indices, e.g. the trainer's seeded per-rank order) replaces
+    batch_size/shuffle/seed/drop_last; such a loader is built per pass, so its workers do not persist."""
+    if batch_sampler is not None:
+        return torch.utils.data.DataLoader(
+            dataset, batch_sampler=batch_sampler, num_workers=num_workers, collate_fn=collate_batch,
+            worker_init_fn=_worker_init if num_workers > 0 else None, **kwargs,
+        )
     g = torch.Generator()
     g.manual_seed(seed)
     return torch.utils.data.DataLoader(

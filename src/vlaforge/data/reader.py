@@ -1,4 +1,4 @@
-"""Read LeRobot datasets (v3.0, and v2.1 through `legacy`) written by vlaforge or by LeRobot itself."""
+"""Read LeRobot datasets (v3.0, and v2.1 through `v21`) written by vlaforge or by LeRobot itself."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from vlaforge.data import format as fmt
 from vlaforge.data import stats as st
 from vlaforge.data.features import Feature, camera_keys
 from vlaforge.data.lineage import read_lineage
+from vlaforge.data.v21 import load_v21_layout
 from vlaforge.data.video import decode_at, decode_range
 from vlaforge.errors import DatasetError
 from vlaforge.io import recover_dir
@@ -36,8 +37,6 @@ class LeRobotDataset:
         self.info = fmt.read_info(self.root)
         version = str(self.info["codebase_version"])
         if version.startswith("v2"):
-            from vlaforge.data.legacy import load_v21_layout
-
             self.layout = "v2.1"
             self.tasks, self.episode_meta, self._data_files = load_v21_layout(self.root, self.info)
         elif version == fmt.CODEBASE_VERSION:

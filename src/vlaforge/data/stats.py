@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 
 QUANTILES = {"q01": 0.01, "q10": 0.10, "q50": 0.50, "q90": 0.90, "q99": 0.99}
-STAT_KEYS = ("min", "max", "mean", "std", "count", *QUANTILES)
 
 Stats = dict[str, dict[str, np.ndarray]]
 

@@ -23,6 +23,7 @@ from vlaforge.data import format as fmt
 from vlaforge.data import stats as st
 from vlaforge.data.features import DEFAULT_FEATURES, Feature, camera_keys, user_features
 from vlaforge.data.lineage import read_lineage, write_lineage
+from vlaforge.data.reader import open_dataset
 from vlaforge.data.video import VideoConfig, VideoFileWriter, decode_range, probe, video_info
 from vlaforge.errors import DatasetError, FeatureMismatch
 from vlaforge.io import new_staging_dir, recover_dir, replace_dir
@@ -117,8 +118,6 @@ class DatasetWriter:
     @classmethod
     def append(cls, root: str | Path, video: VideoConfig | None = None) -> "DatasetWriter":
         """Open an existing v3.0 dataset to add episodes; it is replaced atomically on finalize."""
-        from vlaforge.data.reader import open_dataset
-
         root = Path(root)
         ds = open_dataset(root)  # validates what we build on
         staging = _new_staging(root)

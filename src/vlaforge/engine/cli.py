@@ -8,7 +8,7 @@ import argparse
 def register(parser: argparse.ArgumentParser) -> None:
     """Add the engine sub-commands."""
     from vlaforge.engine.annotate.cli import add_annotate_parser
-    from vlaforge.engine.augment.cli import add_augment_parser
+    from vlaforge.data.augment.cli import add_augment_parser
     from vlaforge.engine.health.cli import add_health_parser
 
     sub = parser.add_subparsers(dest="engine_command", metavar="<subcommand>")

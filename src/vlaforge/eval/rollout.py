@@ -1,8 +1,8 @@
 """One evaluation episode: an actor drives the tabletop env; the result is an EpisodeRecord (+ frames for video).
 
 An actor is anything with `reset()` and `actor(obs, instruction) -> action (A,)`; if it has an
-`inference_ms` list (per chunk, since reset) the record reports its mean. `PolicyActor` adapts a
-local VLAPolicy; the async executors of `vlaforge.serve.executor` are actors too.
+`inference_ms` list (per chunk, since reset) the record reports its mean. `vlaforge.control` makes
+actors of policies: `PolicyControl` (queue or temporal ensembling) and the async/naive executors.
 """
 
 from __future__ import annotations
@@ -28,26 +28,6 @@ class Actor(Protocol):
     def reset(self) -> None: ...
 
     def __call__(self, obs: dict[str, np.ndarray], instruction: str) -> np.ndarray: ...
-
-
-class PolicyActor:
-    """A local VLAPolicy as an actor: its own action queue (or temporal ensembling), timed per chunk."""
-
-    def __init__(self, policy: Any):
-        self.policy = policy
-
-    def reset(self) -> None:
-        """New episode."""
-        self.policy.reset()
-
-    def __call__(self, obs: dict[str, np.ndarray], instruction: str) -> np.ndarray:
-        """The next action (A,)."""
-        return self.policy.select_action(obs, instruction)
-
-    @property
-    def inference_ms(self) -> list[float]:
-        """Wall time of each chunk inference this episode."""
-        return self.policy.inference_ms
 
 
 def env_for(spec: EpisodeSpec, image_size: int = 96) -> Any:

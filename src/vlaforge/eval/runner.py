@@ -38,7 +38,7 @@ def make_actor(source: dict[str, Any]) -> Any:
     executor = source.get("executor") or ("async" if "server" in source or source.get("latency_ms") else "policy")
     horizon = int(source.get("n_action_steps") or 0)
     if "checkpoint" in source:
-        from vlaforge.eval.rollout import PolicyActor
+        from vlaforge.control.queue import PolicyControl
         from vlaforge.models import load_policy
 
         policy = load_policy(source["checkpoint"], device="cpu")
@@ -51,7 +51,7 @@ def make_actor(source: dict[str, Any]) -> Any:
         if executor == "policy":
             if source.get("latency_ms"):
                 raise ConfigError("--latency-ms needs --executor async or naive (a plain policy has no latency model)")
-            return PolicyActor(policy)
+            return PolicyControl(policy)
         predict, horizon = policy.predict_chunk, policy.cfg.n_action_steps
     elif "server" in source:
         from vlaforge.serve.client import Client
@@ -61,7 +61,7 @@ def make_actor(source: dict[str, Any]) -> Any:
         predict, horizon = Client(source["server"], token=source.get("token")).predict_chunk, horizon or 8
     else:
         raise ConfigError(f"unknown actor source {sorted(source)}; expected 'checkpoint' or 'server'")
-    from vlaforge.serve.executor import AsyncChunkExecutor, NaiveChunkExecutor
+    from vlaforge.control.executor import AsyncChunkExecutor, NaiveChunkExecutor
 
     if executor not in ("async", "naive"):
         raise ConfigError(f"unknown executor {executor!r}; choose from policy, async, naive")

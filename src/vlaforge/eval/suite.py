@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 
 from vlaforge.errors import ConfigError
+from vlaforge.sim.tasks import parse_families  # noqa: F401  (lives with the families; re-exported for eval callers)
 
 EVAL_SPLITS = ("seen", "heldout-wording", "heldout-combos", "perturbed")
 SUITES = ("tabletop",)
@@ -42,16 +43,6 @@ def parse_splits(value: str | list[str]) -> list[str]:
     if bad or not items:
         raise ConfigError(f"unknown split(s) {bad or value!r}; choose from {list(EVAL_SPLITS)} or 'all'")
     return [s for s in EVAL_SPLITS if s in items]
-
-
-def parse_families(value: str | list[str]) -> list[str]:
-    """`all`, one family or a comma list → validated task families."""
-    from vlaforge.sim.tasks import TASKS, check_family
-
-    items = [s.strip() for s in (value.split(",") if isinstance(value, str) else value) if s.strip()]
-    if not items:
-        raise ConfigError(f"no task family given; choose from {list(TASKS)} or 'all'")
-    return list(TASKS) if "all" in items else [check_family(f) for f in items]
 
 
 def episode_specs(families: list[str], splits: list[str], episodes: int) -> list[EpisodeSpec]:

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import ClassVar
 
 
 @dataclasses.dataclass(frozen=True)
 class PolicyConfig:
-    """Sizes and choices of a VLA policy. Defaults are the CPU-friendly default policy."""
+    """Sizes and choices of a VLA policy. Defaults are the CPU-friendly default policy.
+
+    Naming: `head = "chunk"` is the one-pass L1 regression head (ACT-style); the field `chunk` is the
+    horizon H every head predicts. The head keeps its name because checkpoints and docs use it."""
+
+    RETIRED_KEYS: ClassVar[tuple[str, ...]] = ("bpe_vocab",)  # removed fields older config.json files carry; ignored
 
     encoder: str = "cnn"  # vision encoder: cnn | vit | resnet18 (torchvision's layout, 11.2M trunk params)
     encoder_init: str = ""  # "" = random init | a local .safetensors of torchvision's resnet18 state_dict (resnet18 only)
-    head: str = "flow"  # action head: flow | tokens | chunk
+    head: str = "flow"  # action head: flow | tokens | chunk (regression; not the horizon `chunk` below)
     width: int = 128  # transformer width (trunk and head)
     depth: int = 2  # trunk transformer blocks
     head_depth: int = 2  # blocks in the action head
@@ -29,7 +35,6 @@ class PolicyConfig:
     tokenizer: str = "dct"  # dct (FAST: DCT over time, scale, round) | bins (per-dimension uniform bins)
     n_bins: int = 256
     dct_scale: float = 10.0
-    bpe_vocab: int = 0  # > 0: merge DCT tokens with BPE (tokenizers package) to this vocabulary size
     # grounding (models/encoders/grounding.py): keypoints of the named object and its goal as trunk tokens
     grounding: bool = True  # find the named object and its goal in `grounding_camera` (stride-4 heatmaps)
     grounding_camera: str = "front"  # camera name (observation.images.<name>) the grounding module looks at

@@ -2,7 +2,8 @@
 → a small transformer trunk → an action head that outputs an H-step chunk.
 
 Raw observations in, raw actions out: normalization lives inside (see normalize.py) and is saved
-with the weights. A checkpoint is a directory (DESIGN §3): model.safetensors, config.json,
+with the weights. The policy plans chunks (`predict_chunk`); executing them one action per step
+(queue, temporal ensembling, gripper hysteresis, async) is `vlaforge.control`. A checkpoint is a directory (DESIGN §3): model.safetensors, config.json,
 normalization.json, dataset.json.
 """
 
@@ -22,6 +23,7 @@ from vlaforge.config import from_dict, to_dict
 from vlaforge.data.features import is_label
 from vlaforge.errors import CheckpointError, ConfigError, FeatureMismatch, NonFiniteAction
 from vlaforge.models import registry
+from vlaforge.models.checkpoint import CHECKPOINT_FILES, resolve_checkpoint  # noqa: F401  (re-exported)
 from vlaforge.models.config import PolicyConfig
 from vlaforge.models.encoders.grounding import KEYPOINTS, GroundingNet, current_labels, grounding_loss, grounding_metrics, label_targets
 from vlaforge.models.encoders.language import DIM as TEXT_DIM
@@ -30,7 +32,6 @@ from vlaforge.models.layers import Block
 from vlaforge.models.normalize import Normalizer
 
 STATE, ACTION = "observation.state", "action"
-CHECKPOINT_FILES = ("model.safetensors", "config.json", "normalization.json", "dataset.json")
 
 
 class VLAPolicy(nn.Module):
@@ -187,7 +188,7 @@ class VLAPolicy(nn.Module):
         Each call's wall time is appended to `inference_ms` (cleared by `reset`)."""
         t0 = time.perf_counter()
         refuse_labels(obs)
-        self._history.append({k: np.asarray(obs[k]) for k in [*self.cameras, STATE]})
+        self.observe(obs)
         hist = list(self._history)
         hist = [hist[0]] * (self.cfg.n_obs - len(hist)) + hist  # pad the start by repetition, as training does
         dev = self.device
@@ -200,50 +201,13 @@ class VLAPolicy(nn.Module):
                                   "nothing is sent: check that the inputs are in the range the policy was trained on")
         return chunk
 
-    def select_action(self, obs: dict[str, np.ndarray], instruction: str) -> np.ndarray:
-        """The next action (A,): from a queue refilled every `n_action_steps`, or temporally ensembled; the gripper
-        switched with hysteresis (see `PolicyConfig.gripper_hysteresis`)."""
-        return self._steady_gripper(self._next_action(obs, instruction))
-
-    def _steady_gripper(self, action: np.ndarray) -> np.ndarray:
-        names = self.spec["features"][ACTION].get("names") or []
-        if self.cfg.gripper_hysteresis <= 0 or "gripper" not in names:
-            return action
-        g = names.index("gripper")
-        lo, hi = float(self.normalizer.action_min[g]), float(self.normalizer.action_max[g])
-        mid, band = (lo + hi) / 2, self.cfg.gripper_hysteresis * (hi - lo)
-        if self._closed is None:
-            self._closed = bool(action[g] > mid)
-        elif self._closed and action[g] < mid - band or not self._closed and action[g] > mid + band:
-            self._closed = not self._closed
-        out = action.copy()
-        out[g] = hi if self._closed else lo
-        return out
-
-    def _next_action(self, obs: dict[str, np.ndarray], instruction: str) -> np.ndarray:
-        if self.cfg.temporal_ensemble > 0:
-            chunk = self.predict_chunk(obs, instruction)
-            self._chunks.append((self._t, chunk))
-            self._chunks = [(t0, c) for t0, c in self._chunks if self._t - t0 < len(c)]
-            acts = np.stack([c[self._t - t0] for t0, c in self._chunks])  # oldest first
-            w = np.exp(-self.cfg.temporal_ensemble * np.arange(len(acts)))[:, None]
-            self._t += 1
-            return (acts * w).sum(0) / w.sum()
-        if not self._queue:
-            chunk = self.predict_chunk(obs, instruction)
-            self._queue.extend(chunk[: max(1, min(self.cfg.n_action_steps, len(chunk)))])
-        else:
-            self._history.append({k: np.asarray(obs[k]) for k in [*self.cameras, STATE]})
-        self._t += 1
-        return self._queue.popleft()
+    def observe(self, obs: dict[str, np.ndarray]) -> None:
+        """Add a step's observation to the history without planning (chunk execution calls it between re-plans)."""
+        self._history.append({k: np.asarray(obs[k]) for k in [*self.cameras, STATE]})
 
     def reset(self) -> None:
-        """Clear the action queue and observation history (call at the start of each episode)."""
-        self._queue: collections.deque = collections.deque()
+        """Clear the observation history and the inference times (call at the start of each episode)."""
         self._history: collections.deque = collections.deque(maxlen=self.cfg.n_obs)
-        self._chunks: list[tuple[int, np.ndarray]] = []
-        self._t = 0
-        self._closed: bool | None = None  # gripper state under hysteresis
         self.inference_ms: list[float] = []
 
     # ------------------------------------------------------------------ checkpoints
@@ -357,18 +321,6 @@ def load_grounding(net: GroundingNet, source: str) -> Path:
         raise CheckpointError(f"{path} does not fit this grounding module (--model.grounding_width {net.width}?): "
                               f"{str(e).splitlines()[0]}") from None
     return path
-
-
-def resolve_checkpoint(path: str | Path) -> Path:
-    """A checkpoint dir, or a run dir (→ its checkpoints/last)."""
-    p = Path(path)
-    if (p / "checkpoints").exists():
-        from vlaforge.train.checkpoint import latest_checkpoint
-
-        return latest_checkpoint(p)
-    if any((p / f).exists() for f in CHECKPOINT_FILES):
-        return p
-    raise CheckpointError(f"{p} is neither a checkpoint (model.safetensors) nor a run directory (checkpoints/)")
 
 
 def load_policy(path: str | Path, device: str = "cpu") -> VLAPolicy:

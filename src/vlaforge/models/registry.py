@@ -1,54 +1,37 @@
-"""Name → class registries for vision encoders and action heads (tests are generated from them)."""
+"""The vision encoder and action head registries (tests are generated from them); see `vlaforge.registry`."""
 
 from __future__ import annotations
 
-import importlib
 from typing import Any, Callable
 
-ENCODERS: dict[str, type] = {}
-HEADS: dict[str, type] = {}
+from vlaforge.registry import Registry
 
-# Modules whose import registers the built-in entries (imported on first lookup, not at package import).
-_BUILTIN = ("vlaforge.models.encoders.vision", "vlaforge.models.encoders.resnet", "vlaforge.models.heads.flow", "vlaforge.models.heads.chunk", "vlaforge.models.heads.tokens")
-
-
-def _load_builtins() -> None:
-    for m in _BUILTIN:
-        importlib.import_module(m)
+ENCODERS = Registry("encoder", ("vlaforge.models.encoders.vision", "vlaforge.models.encoders.resnet"))
+HEADS = Registry("head", ("vlaforge.models.heads.flow", "vlaforge.models.heads.chunk", "vlaforge.models.heads.tokens"))
 
 
 def register_encoder(name: str) -> Callable[[type], type]:
     """Class decorator: make a vision encoder available as `--model.encoder name`."""
-
-    def deco(cls: type) -> type:
-        ENCODERS[name] = cls
-        return cls
-
-    return deco
+    return ENCODERS.register(name)
 
 
 def register_head(name: str) -> Callable[[type], type]:
-    """Class decorator: make an action head available as `--model.head name`."""
+    """Class decorator: make an action head available as `--model.head name`.
 
-    def deco(cls: type) -> type:
-        HEADS[name] = cls
-        return cls
+    A head has `loss(ctx, actions, pad) -> (loss, metrics)`, `sample(ctx, noise=None) -> (B, H, A)`
+    and `draws_noise` (whether `sample` uses `noise`; export feeds the same noise input to every head)."""
+    return HEADS.register(name)
 
-    return deco
+
+def _table(kind: str) -> Registry:
+    return ENCODERS if kind == "encoder" else HEADS
 
 
 def get(kind: str, name: str) -> Any:
     """Look up an encoder or head class by name, with the valid names in the error."""
-    from vlaforge.errors import ConfigError
-
-    _load_builtins()
-    table = ENCODERS if kind == "encoder" else HEADS
-    if name not in table:
-        raise ConfigError(f"unknown {kind} {name!r}; choose one of {sorted(table)}")
-    return table[name]
+    return _table(kind).lookup(name)
 
 
 def names(kind: str) -> list[str]:
     """Registered names of a kind ('encoder' or 'head')."""
-    _load_builtins()
-    return sorted(ENCODERS if kind == "encoder" else HEADS)
+    return _table(kind).names()

@@ -48,7 +48,7 @@ def load_predictor(path: Path, threads: int = 0, instruction_cache: int = DEFAUL
         return OnnxPolicy(path, threads=threads or None, instruction_cache=instruction_cache)
     from vlaforge.models import load_policy
     from vlaforge.serve.schema import TorchPredictor
-    from vlaforge.train.checkpoint import weights_errors
+    from vlaforge.models.checkpoint import weights_errors
 
     with weights_errors(path):
         return TorchPredictor(load_policy(path), instruction_cache=instruction_cache)

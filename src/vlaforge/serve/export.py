@@ -38,10 +38,9 @@ class ExportWrapper(nn.Module):
             images = {c: v.expand(-1, p.cfg.n_obs, -1, -1, -1) for c, v in images.items()}
             state = state.expand(-1, p.cfg.n_obs, -1)
         ctx = p.encode(images, state, lang)
-        if p.cfg.head == "flow":
-            a = p.head.sample(ctx, noise=noise)
-        else:
-            a = p.head.sample(ctx) + 0 * noise.sum()  # keep the input in the graph for a uniform signature
+        a = p.head.sample(ctx, noise=noise)  # (B, H, A)
+        if not p.head.draws_noise:
+            a = a + 0 * noise.sum()  # keep the noise input in every graph for a uniform signature
         return p.normalizer.unaction(a)
 
 
@@ -136,7 +135,7 @@ def export_onnx(run: str | Path, out: str | Path, int8: bool = False, dataset: s
         out.unlink()
         (out.parent / (out.name + ".json")).unlink()
         raise VlaforgeError(f"ONNX parity failed: max relative error {rel.max():.3g} > tolerance {tol}; the export at {out} is not trustworthy and was removed"
-                            + (" (the tokens head's greedy decoding flips under int8; export it in fp32)" if policy.cfg.head == "tokens" else ""))
+                            + getattr(policy.head, "int8_note", ""))
     return meta
 
 

@@ -23,7 +23,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Export and report."""
     from vlaforge.serve.export import export_onnx
-    from vlaforge.train.checkpoint import weights_errors
+    from vlaforge.models.checkpoint import weights_errors
 
     with weights_errors(args.run):
         meta = export_onnx(args.run, args.out, int8=args.int8, dataset=args.dataset, samples=args.samples)

@@ -1,8 +1,7 @@
-"""OnnxPolicy: an exported policy run by onnxruntime, with the same API as VLAPolicy."""
+"""OnnxPolicy: an exported policy run by onnxruntime, planning chunks like VLAPolicy (execute them with `vlaforge.control`)."""
 
 from __future__ import annotations
 
-import collections
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,7 @@ from vlaforge.serve.schema import PolicySpec, zero_observation
 
 
 class OnnxPolicy:
-    """`predict_chunk(obs, instruction) -> (H, A)`, `select_action`, `reset`, `predict_batch` on onnxruntime."""
+    """`predict_chunk(obs, instruction) -> (H, A)` and `predict_batch` on onnxruntime; `n_action_steps` is the exported default."""
 
     def __init__(self, path: str | Path, threads: int | None = None, seed: int = 0, instruction_cache: int | None = None):
         import onnxruntime as ort
@@ -42,7 +41,6 @@ class OnnxPolicy:
         obs["observation.state"] = (tuple(feats["observation.state"]["shape"]), "float32")
         self.spec = PolicySpec(obs, self.chunk, self.action_dim, tuple(feats["action"].get("names") or ()))
         self.rng = np.random.default_rng(seed)
-        self.reset()
 
     def _lang(self, instruction: str) -> np.ndarray:
         if instruction in self.table:  # the exported tasks stay; other wordings live in the bounded LRU
@@ -62,7 +60,6 @@ class OnnxPolicy:
         rng = self.rng.bit_generator.state
         self.predict_chunk(zero_observation(self.spec), "warm-up")  # an unseen wording: loads the text model too
         self.rng.bit_generator.state = rng  # the warm-up draws no noise the first request would have had
-        self.reset()
 
     def predict_chunk(self, obs: dict[str, np.ndarray], instruction: str) -> np.ndarray:
         """One raw observation → raw chunk (H, A)."""
@@ -75,13 +72,3 @@ class OnnxPolicy:
     def predict_batch(self, observations: list[dict[str, np.ndarray]], instructions: list[str]) -> np.ndarray:
         """(B, H, A) for B observations (the graph has batch 1; this loops)."""
         return np.stack([self.predict_chunk(o, i) for o, i in zip(observations, instructions)])
-
-    def select_action(self, obs: dict[str, np.ndarray], instruction: str) -> np.ndarray:
-        """Next action from a queue refilled every n_action_steps."""
-        if not self._queue:
-            self._queue.extend(self.predict_chunk(obs, instruction)[: self.n_action_steps])
-        return self._queue.popleft()
-
-    def reset(self) -> None:
-        """Clear the action queue."""
-        self._queue: collections.deque = collections.deque()

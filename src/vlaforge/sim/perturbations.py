@@ -13,19 +13,14 @@ from typing import Any
 import numpy as np
 
 from vlaforge.errors import ConfigError
+from vlaforge.registry import Registry
 
-PERTURBATIONS: dict[str, type["Perturbation"]] = {}
+PERTURBATIONS = Registry("perturbation")  # the perturbations are defined below, so nothing to import on lookup
 
 
 def register_perturbation(name: str) -> Any:
     """Class decorator: make a perturbation available as `--perturb name`."""
-
-    def deco(cls: type) -> type:
-        cls.name = name
-        PERTURBATIONS[name] = cls
-        return cls
-
-    return deco
+    return PERTURBATIONS.register(name)
 
 
 def parse_specs(specs: list[str] | str | None) -> list[str]:

@@ -12,6 +12,7 @@ import random
 from typing import Any
 
 from vlaforge.errors import ConfigError
+from vlaforge.registry import Registry
 from vlaforge.sim.scene import BIN_COLORS, COLORS, N_OBJECTS, SHAPES
 
 SPLITS = ("seen", "heldout-wording", "heldout-combos", "val-wording")  # val-wording: for design choices, never for results
@@ -20,18 +21,12 @@ HELDOUT_PAIRS = {("green", "yellow"), ("red", "blue")}
 # push has one target (the white marker), so its held-out combinations are (color, shape).
 HELDOUT_SHAPES = {("yellow", "cylinder"), ("blue", "block")}
 
-TASKS: dict[str, type["TaskFamily"]] = {}
+TASKS = Registry("task family")  # the families are defined below, so nothing to import on lookup
 
 
 def register_task(name: str) -> Any:
     """Class decorator: make a task family available by name."""
-
-    def deco(cls: type) -> type:
-        cls.name = name
-        TASKS[name] = cls
-        return cls
-
-    return deco
+    return TASKS.register(name)
 
 
 def check_family(family: str) -> str:
@@ -150,6 +145,14 @@ class Sequence(TaskFamily):
 
 FAMILIES = tuple(TASKS)
 MAX_STEPS = {name: cls.max_steps for name, cls in TASKS.items()}
+
+
+def parse_families(value: str | list[str]) -> list[str]:
+    """`all`, one family or a comma list → validated task families."""
+    items = [s.strip() for s in (value.split(",") if isinstance(value, str) else value) if s.strip()]
+    if not items:
+        raise ConfigError(f"no task family given; choose from {list(TASKS)} or 'all'")
+    return list(TASKS) if "all" in items else [check_family(f) for f in items]
 
 
 def sample_task(family: str, split: str, rng: random.Random) -> dict[str, Any]:

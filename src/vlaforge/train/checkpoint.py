@@ -7,44 +7,27 @@ RUN/
                               dataset.json, train_state.safetensors + train_state.json (raw weights,
                               optimizer, scheduler, step, RNG; see `state_io`, never pickle)
   checkpoints/last -> 000500  symlink to the newest complete checkpoint
-Each checkpoint is written to a temp dir and renamed, and `last` is swapped atomically, so a
-crash never leaves `last` pointing at a half-written checkpoint.
+Each checkpoint is written to a staging dir and swapped in (`vlaforge.io.staging_dir`), and `last`
+is swapped atomically, so a crash never leaves `last` pointing at a half-written checkpoint. The
+layout itself (finding `last`, the checkpoint files) is `vlaforge.models.checkpoint`: loading needs it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import random
-import shutil
-import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
 
 from vlaforge.errors import CheckpointError
+from vlaforge.io import staging_dir
+from vlaforge.models.checkpoint import checkpoints_dir, latest_checkpoint, weights_errors  # noqa: F401  (the layout lives in models)
 from vlaforge.train import state_io
 
 LEGACY_STATE = "train_state.pt"
-
-
-def checkpoints_dir(run: Path) -> Path:
-    """RUN/checkpoints."""
-    return Path(run) / "checkpoints"
-
-
-def latest_checkpoint(run: Path) -> Path:
-    """The checkpoint `last` points to (or the newest numbered one)."""
-    ck = checkpoints_dir(run)
-    last = ck / "last"
-    if last.exists():
-        return last.resolve()
-    steps = sorted(p for p in ck.glob("[0-9]*") if p.is_dir()) if ck.exists() else []
-    if not steps:
-        raise CheckpointError(f"{run} has no checkpoints (expected {ck}/<step>/); was the run started?")
-    return steps[-1]
 
 
 def write_checkpoint(run: Path, step: int, save_model: Any, train_state: dict[str, Any] | None) -> Path:
@@ -52,37 +35,16 @@ def write_checkpoint(run: Path, step: int, save_model: Any, train_state: dict[st
     ck = checkpoints_dir(run)
     ck.mkdir(parents=True, exist_ok=True)
     final = ck / f"{step:06d}"
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=ck))
-    try:
+    with staging_dir(final) as tmp:
         save_model(tmp)
         if train_state is not None:
             state_io.save_state(train_state, tmp)
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     link = ck / f".last.{os.getpid()}"
     if link.is_symlink() or link.exists():
         link.unlink()
     os.symlink(final.name, link)
     os.replace(link, ck / "last")
     return final
-
-
-@contextlib.contextmanager
-def weights_errors(path: str | Path) -> Iterator[None]:
-    """Inside: a corrupt or truncated model.safetensors of checkpoint/run `path` raises a one-line CheckpointError."""
-    from safetensors import SafetensorError
-
-    try:
-        yield
-    except SafetensorError as e:
-        raise CheckpointError(
-            f"{path}: model.safetensors is corrupt or truncated ({str(e).splitlines()[0]}); "
-            "copy the checkpoint again or point at another one (e.g. an earlier RUN/checkpoints/<step>)"
-        ) from None
 
 
 def seed_all(seed: int) -> None:

@@ -67,7 +67,7 @@ def pretrain_grounding(dataset: str | Path, out: str | Path, camera: str = "fron
     `augment` is an augmentation recipe without geometric steps (pixels must stay where the labels say); "" for none."""
     from safetensors.torch import save_file
 
-    from vlaforge.engine.augment.pipeline import build_pipeline
+    from vlaforge.data.augment.pipeline import build_pipeline
     from vlaforge.train.schedule import warmup_cosine
 
     if steps < 1 or batch_size < 1 or lr <= 0:

@@ -56,7 +56,7 @@ def _grounding(args: argparse.Namespace) -> int:
     meta: dict = {"command": f"vlaforge pretrain grounding {flags}"}
     data = args.dataset
     if data is None:
-        from vlaforge.eval.suite import parse_families
+        from vlaforge.sim.tasks import parse_families
 
         fams = parse_families(args.tasks)
         data = args.out / "data"

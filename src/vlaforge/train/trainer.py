@@ -15,7 +15,7 @@ import torch
 
 from vlaforge.config import from_dict, to_dict
 from vlaforge.data.features import is_label
-from vlaforge.data.loader import TrainingDataset, split_episodes
+from vlaforge.data.loader import TrainingDataset, make_dataloader, split_episodes
 from vlaforge.data.reader import open_dataset
 from vlaforge.errors import CheckpointError, ConfigError
 from vlaforge.io import atomic_write_json
@@ -66,10 +66,7 @@ def batches(td: TrainingDataset, cfg: TrainConfig, info: dist.DistInfo, epoch: i
         if not order:
             raise ConfigError(f"batch_size {cfg.batch_size} x {info.world} process(es) is larger than the {len(td)} training frames")
         if cfg.num_workers > 0:
-            loader = torch.utils.data.DataLoader(
-                td, batch_sampler=order[skip:], num_workers=cfg.num_workers, collate_fn=lambda b: b,
-                worker_init_fn=lambda _: torch.set_num_threads(1),
-            )
+            loader = make_dataloader(td, num_workers=cfg.num_workers, batch_sampler=order[skip:])
             it: Any = enumerate(loader, start=skip)
         else:
             it = ((i, td.__getitems__(order[i])) for i in range(skip, len(order)))
@@ -144,7 +141,7 @@ def train(
 
     `augment(batch, generator)` is the online augmentation hook: it gets each training batch (uint8
     images, raw state/actions) before it moves to the device and returns the batch to train on.
-    Without one, `train.augment` (a recipe file or built-in name) builds `vlaforge.engine.augment`'s pipeline.
+    Without one, `train.augment` (a recipe file or built-in name) builds `vlaforge.data.augment`'s pipeline.
     """
     from vlaforge.models import build_policy
 
@@ -161,7 +158,7 @@ def train(
 
     ds = open_dataset(run_cfg.dataset)
     if augment is None and cfg.augment:
-        from vlaforge.engine.augment.pipeline import build_pipeline  # lazy: only runs that ask for augmentation load it
+        from vlaforge.data.augment.pipeline import build_pipeline  # lazy: only runs that ask for augmentation load it
 
         augment = build_pipeline(cfg.augment, ds)
         if run_cfg.model.grounding and run_cfg.model.grounding_weight > 0 and any(is_label(k) for k in ds.features):

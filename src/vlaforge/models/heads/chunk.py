@@ -14,6 +14,8 @@ from vlaforge.models.registry import register_head
 class ChunkHead(nn.Module):
     """One pass from context to the whole chunk."""
 
+    draws_noise = False  # `sample` is deterministic
+
     def __init__(self, cfg: PolicyConfig, action_dim: int):
         super().__init__()
         self.queries = nn.Parameter(torch.randn(cfg.chunk, cfg.width) * 0.02)
@@ -36,6 +38,6 @@ class ChunkHead(nn.Module):
         return loss, {"l1": float(loss.detach())}
 
     @torch.no_grad()
-    def sample(self, ctx: torch.Tensor) -> torch.Tensor:
-        """Deterministic chunk (B, H, A)."""
+    def sample(self, ctx: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
+        """Deterministic chunk (B, H, A); `noise` is accepted for the common head signature and unused."""
         return self.predict(ctx)

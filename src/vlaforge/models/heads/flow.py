@@ -20,6 +20,8 @@ from vlaforge.models.registry import register_head
 class FlowHead(nn.Module):
     """Velocity field over normalized action chunks (B, H, A)."""
 
+    draws_noise = True  # `sample` integrates from Gaussian noise (drawn, or given for reproducible export)
+
     def __init__(self, cfg: PolicyConfig, action_dim: int):
         super().__init__()
         D = cfg.width

@@ -70,6 +70,9 @@ class ActionTokenizer(nn.Module):
 class TokensHead(nn.Module):
     """Causal decoder over action tokens with cross-attention to the context."""
 
+    draws_noise = False  # greedy decoding is deterministic
+    int8_note = " (the tokens head's greedy decoding flips under int8; export it in fp32)"
+
     def __init__(self, cfg: PolicyConfig, action_dim: int):
         super().__init__()
         self.tok = ActionTokenizer(cfg.tokenizer, cfg.chunk, action_dim, cfg.n_bins, cfg.dct_scale)
@@ -100,8 +103,8 @@ class TokensHead(nn.Module):
         return loss, {"token_acc": float(acc)}
 
     @torch.no_grad()
-    def sample(self, ctx: torch.Tensor) -> torch.Tensor:
-        """Greedy decoding of L tokens → normalized actions (B, H, A)."""
+    def sample(self, ctx: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
+        """Greedy decoding of L tokens → normalized actions (B, H, A); `noise` is unused (common head signature)."""
         return self.tok.decode(self.decode_ids(ctx, cache=self.kv_cache)).clamp(-1.5, 1.5)
 
     @torch.no_grad()

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 import torch
 
-from vlaforge.engine.augment.base import Augmentation, AugBatch, register
+from vlaforge.data.augment.base import Augmentation, AugBatch, register
 
 MIRROR_WORDS = {
     "left": "right", "right": "left", "leftmost": "rightmost", "rightmost": "leftmost",

@@ -8,7 +8,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from vlaforge.engine.augment.base import ImageAugmentation, register, uniform
+from vlaforge.data.augment.base import ImageAugmentation, register, uniform
 
 
 def depthwise(x: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:

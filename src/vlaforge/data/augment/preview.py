@@ -17,10 +17,10 @@ import numpy as np
 import torch
 
 from vlaforge.data.reader import open_dataset
-from vlaforge.engine.augment.base import ACTION, STATE, AugmentRefused, DataSpec, get, registered
-from vlaforge.engine.augment.draw import draw_text, text_width
+from vlaforge.data.augment.base import ACTION, STATE, AugmentRefused, DataSpec, get, registered
+from vlaforge.data.augment.draw import draw_text, text_width
+from vlaforge.data.augment.pipeline import Pipeline, Recipe, Step, build_step
 from vlaforge.plots import encode_png
-from vlaforge.engine.augment.pipeline import Pipeline, Recipe, Step, build_step
 from vlaforge.errors import DatasetError
 from vlaforge.io import atomic_write_bytes, atomic_write_text
 

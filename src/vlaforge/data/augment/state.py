@@ -6,7 +6,7 @@ import dataclasses
 
 import torch
 
-from vlaforge.engine.augment.base import STATE, AugBatch, Augmentation, AugmentRefused, register
+from vlaforge.data.augment.base import STATE, AugBatch, Augmentation, AugmentRefused, register
 from vlaforge.errors import ConfigError
 
 

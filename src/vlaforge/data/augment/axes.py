@@ -12,7 +12,7 @@ from typing import Sequence
 
 import torch
 
-from vlaforge.engine.augment.base import AugmentRefused
+from vlaforge.data.augment.base import AugmentRefused
 
 PREFIXES = ("end_effector_", "eef_", "ee_", "tcp_", "ee.", "eef.")
 DELTA_PREFIXES = ("delta_", "d")

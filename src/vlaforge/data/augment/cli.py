@@ -44,7 +44,7 @@ def list_augmentations() -> list[tuple[str, str, str, str]]:
     """(name, kind, one-line doc, default parameters) of every registered augmentation."""
     import dataclasses
 
-    from vlaforge.engine.augment.base import get, registered
+    from vlaforge.data.augment.base import get, registered
 
     rows = []
     for name in registered():
@@ -75,14 +75,14 @@ def run_augment_cli(args: argparse.Namespace) -> int:
     if not args.dataset.is_dir():
         raise DatasetError(f"{args.dataset} is not a dataset directory (expected meta/info.json inside)")
     if args.preview:
-        from vlaforge.engine.augment.preview import write_preview
+        from vlaforge.data.augment.preview import write_preview
 
         png, page = write_preview(args.dataset, args.out, episode=args.episode, times=args.times, seed=args.seed,
                                   cols=args.columns, cameras=args.camera)
         con.print(f"wrote {png} and {page}")
         return 0
     from vlaforge.data.reader import open_dataset
-    from vlaforge.engine.augment.offline import augment_dataset
+    from vlaforge.data.augment.offline import augment_dataset
 
     out = augment_dataset(args.dataset, args.out, recipe=args.recipe, copies=args.copies, keep_original=not args.no_originals,
                           seed=args.seed, overwrite=args.overwrite, progress=not args.no_progress)

@@ -10,7 +10,7 @@ import dataclasses
 
 import torch
 
-from vlaforge.engine.augment.base import AugBatch, ImageAugmentation, register
+from vlaforge.data.augment.base import AugBatch, ImageAugmentation, register
 from vlaforge.errors import ConfigError
 
 

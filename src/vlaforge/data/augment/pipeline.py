@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from vlaforge.config import from_dict, load_file, to_dict
-from vlaforge.engine.augment.base import AugBatch, Augmentation, DataSpec, get
+from vlaforge.data.augment.base import AugBatch, Augmentation, DataSpec, get
 from vlaforge.errors import ConfigError
 
 RECIPES = Path(__file__).parent / "recipes"

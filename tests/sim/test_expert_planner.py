@@ -6,7 +6,7 @@ import pytest
 from vlaforge.errors import VlaforgeError
 from vlaforge.sim import make_env
 from vlaforge.sim.experts import Expert
-from vlaforge.sim.oracle import ExpertChunkPredictor
+from vlaforge.sim.expert_planner import ExpertPlanner
 
 
 def _expert_trajectory(env, seed, oracle=None):
@@ -27,7 +27,7 @@ def _expert_trajectory(env, seed, oracle=None):
 def test_querying_the_oracle_does_not_change_the_live_env(family):
     env = make_env(family, render=False)
     plain, ok = _expert_trajectory(env, seed=4)
-    queried, ok_q = _expert_trajectory(env, seed=4, oracle=ExpertChunkPredictor(env, horizon=8))
+    queried, ok_q = _expert_trajectory(env, seed=4, oracle=ExpertPlanner(env, horizon=8))
     assert ok and ok_q
     np.testing.assert_array_equal(plain, queried)
 
@@ -35,7 +35,7 @@ def test_querying_the_oracle_does_not_change_the_live_env(family):
 def test_chunk_is_what_the_expert_does_next():
     env = make_env("pick_place", render=False)
     obs, info = env.reset(seed=2)
-    chunk = ExpertChunkPredictor(env, horizon=12)(obs, info["instruction"])
+    chunk = ExpertPlanner(env, horizon=12)(obs, info["instruction"])
     assert chunk.shape == (12, 4) and chunk.dtype == np.float32
     expert = Expert()
     for k in range(12):
@@ -62,7 +62,7 @@ def test_state_round_trip_replays_identically():
 def test_oracle_refuses_an_observation_from_another_step():
     env = make_env("pick_place", render=False)
     obs, info = env.reset(seed=0)
-    oracle = ExpertChunkPredictor(env)
+    oracle = ExpertPlanner(env)
     env.step(np.array([0.02, 0.0, 0.0, 0.0], np.float32))
     with pytest.raises(VlaforgeError, match="live env's current state"):
         oracle(obs, info["instruction"])
@@ -77,7 +77,7 @@ def test_prefix_is_simulated_first_and_the_expert_plans_from_where_it_leads():
     env = make_env("pick_place", render=False)
     obs, info = env.reset(seed=5)
     prefix = np.array([[0.02, 0.0, 0.0, 0.0], [0.02, 0.01, 0.0, 0.0]], np.float32)  # (2, 4): not what the expert would do
-    chunk = ExpertChunkPredictor(env, horizon=10)(obs, info["instruction"], prefix=prefix)
+    chunk = ExpertPlanner(env, horizon=10)(obs, info["instruction"], prefix=prefix)
     np.testing.assert_array_equal(chunk[:2], prefix)
     for a in prefix:
         env.step(a)

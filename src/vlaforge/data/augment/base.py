@@ -14,11 +14,12 @@ from typing import Any, ClassVar, Sequence
 import torch
 
 from vlaforge.errors import ConfigError, DatasetError, FeatureMismatch
+from vlaforge.registry import Registry
 
 STATE = "observation.state"
 ACTION = "action"
-REGISTRY: dict[str, type["Augmentation"]] = {}
 _MODULES = ("geometric", "photometric", "blur", "occlusion", "language", "state")
+REGISTRY = Registry("augmentation", [f"vlaforge.data.augment.{m}" for m in _MODULES])
 
 
 class AugmentRefused(ConfigError):
@@ -27,22 +28,11 @@ class AugmentRefused(ConfigError):
 
 def register(name: str) -> Any:
     """Class decorator: `@register("flip")` adds an Augmentation subclass to the registry."""
-
-    def deco(cls: type["Augmentation"]) -> type["Augmentation"]:
-        if name in REGISTRY and REGISTRY[name] is not cls:
-            raise ValueError(f"augmentation {name!r} is registered twice ({REGISTRY[name].__name__}, {cls.__name__})")
-        cls.name = name
-        REGISTRY[name] = cls
-        return cls
-
-    return deco
+    return REGISTRY.register(name)
 
 
 def _load_all() -> None:
-    import importlib
-
-    for m in _MODULES:
-        importlib.import_module(f"vlaforge.engine.augment.{m}")
+    REGISTRY.load()
 
 
 def registered() -> list[str]:

@@ -1,6 +1,6 @@
-"""Expert chunk predictor: the scripted expert's next H actions, planned in a private copy of the live env.
+"""Expert planner: the scripted expert's next H actions, planned in a private copy of the live env.
 
-`ExpertChunkPredictor(env, horizon=16)(obs, instruction) -> (H, 4)` copies the live env's state
+`ExpertPlanner(env, horizon=16)(obs, instruction) -> (H, 4)` copies the live env's state
 (`TabletopEnv.get_state`) into a render-free twin, lets a fresh `Expert` drive the twin for H
 steps and returns the actions it took. That makes it an open-loop chunk policy which succeeds,
 so chunk executors can be judged under latency without training a model. The live env is only
@@ -21,7 +21,7 @@ from vlaforge.sim.env import TabletopEnv
 from vlaforge.sim.experts import Expert
 
 
-class ExpertChunkPredictor:
+class ExpertPlanner:
     """`predict(obs, instruction) -> (H, A)` from the live env's current state (see module doc)."""
 
     def __init__(self, env: TabletopEnv, horizon: int = 16):
@@ -40,7 +40,7 @@ class ExpertChunkPredictor:
         live = self.env
         state = np.array([*live.hand_pos(), live.opening()], np.float32)  # (4,)
         if not np.array_equal(state, np.asarray(obs["observation.state"], np.float32)):
-            raise VlaforgeError("ExpertChunkPredictor plans from the live env's current state, but obs['observation.state'] "
+            raise VlaforgeError("ExpertPlanner plans from the live env's current state, but obs['observation.state'] "
                                 f"is {np.asarray(obs['observation.state']).tolist()} and the env is at {state.tolist()}: "
                                 "query it right after env.step/reset, from the env loop's thread (simulated clock)")
         self.twin.set_state(live.get_state())

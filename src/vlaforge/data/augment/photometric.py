@@ -10,8 +10,8 @@ from __future__ import annotations
 import dataclasses
 import torch
 
-from vlaforge.engine.augment.base import AugmentRefused, ImageAugmentation, bcast, register, uniform
-from vlaforge.engine.augment.language import color_words
+from vlaforge.data.augment.base import AugmentRefused, ImageAugmentation, bcast, register, uniform
+from vlaforge.data.augment.language import color_words
 
 LUMA = (0.299, 0.587, 0.114)
 MAX_HUE_WITH_COLOR_WORDS = 0.04  # of a full turn (14°): red stays red, yellow stays yellow

@@ -13,11 +13,11 @@ from vlaforge.data.features import Feature
 from vlaforge.data.sample import make_sample_dataset
 from vlaforge.data.validate import check_dataset
 from vlaforge.data.writer import DatasetWriter
-from vlaforge.engine.augment.base import ACTION, STATE, AugmentRefused, DataSpec, get, registered
-from vlaforge.engine.augment.language import swap_left_right
-from vlaforge.engine.augment.offline import augment_dataset
-from vlaforge.engine.augment.pipeline import Pipeline, Recipe, Step, build_pipeline, load_recipe
-from vlaforge.engine.augment.preview import write_preview
+from vlaforge.data.augment.base import ACTION, STATE, AugmentRefused, DataSpec, get, registered
+from vlaforge.data.augment.language import swap_left_right
+from vlaforge.data.augment.offline import augment_dataset
+from vlaforge.data.augment.pipeline import Pipeline, Recipe, Step, build_pipeline, load_recipe
+from vlaforge.data.augment.preview import write_preview
 from vlaforge.errors import ConfigError, DatasetError
 
 S = 32
@@ -249,7 +249,7 @@ def test_online_augmentation_trains_and_resumes_exactly(ds, tmp_path):
 
 
 def test_hue_turns_the_hsv_wheel():
-    from vlaforge.engine.augment.photometric import hsv_to_rgb, rgb_to_hsv
+    from vlaforge.data.augment.photometric import hsv_to_rgb, rgb_to_hsv
 
     red = torch.tensor([1.0, 0.0, 0.0]).reshape(1, 1, 3, 1, 1)
     h, s, v = rgb_to_hsv(red)
@@ -261,7 +261,7 @@ def test_hue_turns_the_hsv_wheel():
 def test_noun_swap_keeps_colors_and_never_uses_an_unseen_template_word():
     import re
 
-    from vlaforge.engine.augment.language import FILLER_NOUNS, SWAP_NOUNS, swap_nouns
+    from vlaforge.data.augment.language import FILLER_NOUNS, SWAP_NOUNS, swap_nouns
     from vlaforge.sim.language import TEMPLATES
 
     unseen = {w for fam in TEMPLATES.values() for k in ("heldout", "val") for t in fam[k] for w in re.findall(r"[a-z]+", t)}

@@ -18,9 +18,9 @@ from vlaforge.data.edit import frames_of, load_episode
 from vlaforge.data.features import user_features
 from vlaforge.data.reader import LeRobotDataset, open_dataset
 from vlaforge.data.writer import DatasetWriter, VideoRef, _video_config_from
-from vlaforge.engine.augment.base import ACTION, STATE
-from vlaforge.engine.augment.language import swap_left_right
-from vlaforge.engine.augment.pipeline import Pipeline, Recipe, build_pipeline
+from vlaforge.data.augment.base import ACTION, STATE
+from vlaforge.data.augment.language import swap_left_right
+from vlaforge.data.augment.pipeline import Pipeline, Recipe, build_pipeline
 from vlaforge.errors import ConfigError, DatasetError
 
 

@@ -5,7 +5,7 @@ Both executors are actors for any gymnasium-style loop: built from `predict(obs,
 control step as `executor(obs, instruction) -> action (A,)`, and `reset()` at each episode start.
 
 A chunk requested at step t from the observation of step t plans the actions of steps t, t+1, ...
-It becomes available d steps later (d from a `vlaforge.serve.clocks` clock: simulated from
+It becomes available d steps later (d from a `vlaforge.control.clocks` clock: simulated from
 `latency_ms`, or measured with inference in a background thread). Its first k actions are stale,
 k = the steps of those d on which the robot executed a planned action (of the old chunk); on the
 steps it held still nothing moved, so the new chunk's plan for them is still ahead.
@@ -38,8 +38,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from vlaforge.control.clocks import Arrival, Predict, make_clock
 from vlaforge.errors import ConfigError, FeatureMismatch, VlaforgeError
-from vlaforge.serve.clocks import Arrival, Predict, make_clock
 
 
 @dataclass

@@ -16,11 +16,11 @@ import math
 import torch
 import torch.nn.functional as F
 
-from vlaforge.engine.augment import axes
-from vlaforge.engine.augment.base import (
+from vlaforge.data.augment import axes
+from vlaforge.data.augment.base import (
     ACTION, STATE, AugBatch, AugmentRefused, ImageAugmentation, choice, register, uniform,
 )
-from vlaforge.engine.augment.language import swap_left_right
+from vlaforge.data.augment.language import swap_left_right
 from vlaforge.errors import ConfigError
 
 MAX_JITTER_DEGREES = 30.0

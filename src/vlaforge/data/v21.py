@@ -1,4 +1,7 @@
-"""LeRobot v2.1 datasets (one parquet and one mp4 per episode): read them, convert them to v3.0."""
+"""The LeRobot v2.1 layout (one parquet and one mp4 per episode): its metadata read into v3.0 shape.
+
+Only the reader uses this; conversion to v3.0 is `vlaforge.data.convert` (it needs both reader and writer).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from vlaforge.data.features import user_features
 from vlaforge.errors import DatasetError
 
 V21_DATA_PATH = "data/chunk-{episode_chunk:03d}/episode_{episode_index:06d}.parquet"
@@ -52,27 +54,3 @@ def load_v21_layout(root: Path, info: dict[str, Any]) -> tuple[list[str], list[d
             "stats": stats_rows.get(i, {}),
         })
     return tasks, episodes, files
-
-
-def convert_v21_to_v30(src: str | Path, out: str | Path, overwrite: bool = False) -> Path:
-    """Write a v3.0 copy of a v2.1 dataset; videos are copied as they are (one file per episode), never re-encoded."""
-    from vlaforge.data.reader import open_dataset
-    from vlaforge.data.video import VideoConfig
-    from vlaforge.data.writer import DatasetWriter, VideoRef
-
-    ds = open_dataset(src)
-    if ds.layout != "v2.1":
-        raise DatasetError(f"{src} is already {ds.layout}; nothing to convert")
-    feats = user_features({k: f for k, f in ds.features.items()})
-    w = DatasetWriter.create(out, fps=ds.fps, features=feats, robot_type=ds.info.get("robot_type"), video=VideoConfig(), overwrite=overwrite)
-    w.set_lineage({"name": "convert", "from": "v2.1", "source": str(src)}, parents=[])
-    with w:
-        for e in ds.episode_meta:
-            i = int(e["episode_index"])
-            arrays = ds.episode(i, cameras=False)
-            data = {k: arrays[k] for k, f in feats.items() if not f.is_visual}
-            T = len(arrays["index"])
-            refs = {c: VideoRef(ds.video_path(i, c), 0.0, T / ds.fps) for c in ds.camera_keys}
-            tasks = sorted(set(arrays["task"]))
-            w.add_episode(data, tasks[0], videos=refs)
-    return Path(out)
