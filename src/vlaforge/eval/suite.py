@@ -12,7 +12,7 @@ import dataclasses
 from vlaforge.errors import ConfigError
 
 EVAL_SPLITS = ("seen", "heldout-wording", "heldout-combos", "perturbed")
-SUITES = ("tabletop",)
+# Suites by name live in eval/suites.py (tabletop, metaworld-mt10, metaworld-mt50, metaworld:TASK); this module is the tabletop seed plan.
 # Far from `sim collect`'s default seeds (0, 1, ...), so evaluation episodes are never training episodes.
 SEED_BASE = 1_000_000
 SEEDS_PER_SPLIT = 100_000
