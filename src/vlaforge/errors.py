@@ -35,3 +35,7 @@ class NonFiniteAction(VlaforgeError):
 
 class VersionConflict(VlaforgeError):
     """A save was based on a dataset version that is no longer the latest one; nothing was written."""
+
+
+class MissingExtra(ConfigError):
+    """An optional dependency (an extra such as `vlaforge[metaworld]`) is not installed or does not import."""

@@ -1,4 +1,4 @@
-"""`vlaforge eval`: closed-loop evaluation of a checkpoint on the tabletop suite; `vlaforge eval compare A B`."""
+"""`vlaforge eval`: closed-loop evaluation of a checkpoint on a suite (tabletop, Meta-World); `vlaforge eval compare A B`."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ EPILOG = """examples:
   vlaforge eval --checkpoint runs/flow --tasks pick_place,push --split perturbed --episodes 50 --out outputs/eval_p
   vlaforge eval --checkpoint runs/flow --executor async --latency-ms 100 --split seen --out outputs/eval_async100
   vlaforge eval --server http://127.0.0.1:8765 --token $TOKEN --latency-ms 100 --split seen --out outputs/eval_served
+  vlaforge eval --checkpoint runs/mw --suite metaworld-mt10 --split seen --episodes 10 --out outputs/eval_mt10
   vlaforge eval compare outputs/eval_flow outputs/eval_chunk      paired test on the shared episodes"""
 
 
@@ -30,11 +31,14 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--latency-ms", type=float, default=0.0, metavar="MS",
                         help="simulated inference latency in milliseconds (default: 0): a chunk requested at one step "
                              "arrives ceil(MS x fps / 1000) control steps later on the sim clock (the tabletop sim runs "
-                             "at 10 Hz: 100 = 1 step, 101 = 2), whatever the real inference time; async keeps acting "
+                             "at 10 Hz: 100 = 1 step, 101 = 2; Meta-World at 80 Hz), whatever the real inference time; async keeps acting "
                              "meanwhile, naive waits. Implies --executor async unless naive is given")
-    parser.add_argument("--suite", default="tabletop", help="evaluation suite (tabletop)")
-    parser.add_argument("--tasks", default="pick_place", help="task family, comma-separated families, or 'all'")
-    parser.add_argument("--split", default="all", help=f"one of {', '.join(EVAL_SPLITS)}, a comma list, or 'all'")
+    parser.add_argument("--suite", default="tabletop", help="tabletop (default), metaworld-mt10, metaworld-mt50 or metaworld:TASK[,TASK] "
+                                                             "(Meta-World needs pip install -e '.[metaworld]'; see docs/metaworld.md)")
+    parser.add_argument("--tasks", default=None, help="tabletop: task family, comma-separated families, or 'all' (default pick_place); "
+                                                      "Meta-World: 'all' (default), easy|medium|hard|very_hard, or task names")
+    parser.add_argument("--split", default="all", help=f"one of {', '.join(EVAL_SPLITS)}, a comma list, or 'all' "
+                                                       "(Meta-World: seen, heldout-wording)")
     parser.add_argument("--episodes", type=int, default=20, help="episodes per task family and split (fixed seeds)")
     parser.add_argument("--workers", type=int, default=2, help="worker processes (1 torch thread each)")
     parser.add_argument("--n-action-steps", type=int, default=0, help="actions executed per chunk before re-planning (default: the checkpoint's)")
@@ -64,7 +68,7 @@ def print_summary(summary: dict[str, Any], title: str = "success") -> None:
     t = Table(title=title)
     for h in ("split", "episodes", "success", "95% interval"):
         t.add_column(h, justify="right" if h != "split" else "left")
-    for name, r in {**summary["by_split"], "all": summary["overall"]}.items():
+    for name, r in {**summary["by_split"], **summary.get("by_group", {}), "all": summary["overall"]}.items():
         t.add_row(name, str(r["n"]), f"{r['rate']:.0%}", interval_text(r))
     con = Console()
     con.print(t)

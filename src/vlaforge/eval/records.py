@@ -55,8 +55,9 @@ def _rate(recs: list[EpisodeRecord]) -> dict[str, Any]:
     return {"n": len(recs), "successes": k, "rate": p if recs else None, "ci95": [lo, hi]}  # None, not NaN: results.json stays valid JSON
 
 
-def summarize(records: list[EpisodeRecord]) -> dict[str, Any]:
-    """Success with Wilson 95% intervals per split, per family x split, recovery rate, smoothness, latency."""
+def summarize(records: list[EpisodeRecord], groups: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """Success with Wilson 95% intervals per split, per family x split, per group of families (e.g. Meta-World
+    difficulty) when `groups` is given, recovery rate, smoothness, latency."""
     from vlaforge.eval.suite import EVAL_SPLITS
 
     splits = sorted({r.split for r in records}, key=lambda s: (EVAL_SPLITS.index(s) if s in EVAL_SPLITS else len(EVAL_SPLITS), s))
@@ -65,6 +66,9 @@ def summarize(records: list[EpisodeRecord]) -> dict[str, Any]:
     for s in splits:
         out["by_split"][s] = _rate([r for r in records if r.split == s])
         out["by_family"][s] = {f: _rate([r for r in records if r.split == s and r.family == f]) for f in families if any(r.split == s and r.family == f for r in records)}
+    if groups:
+        out["by_group"] = {g: _rate([r for r in records if r.family in fams]) for g, fams in groups.items()
+                           if any(r.family in fams for r in records)}
     fired = [r for r in records if r.perturbations]
     rec = _rate(fired)
     rec["mean_recover_steps"] = float(np.mean([r.recover_steps for r in fired if r.recover_steps is not None])) if any(r.recover_steps is not None for r in fired) else None

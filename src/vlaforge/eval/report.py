@@ -68,7 +68,10 @@ def render_html(meta: dict[str, Any], summary: dict[str, Any], records: list[Epi
     parts.append(_section("splits", bar_chart(bars, "success per split (Wilson 95% intervals)")))
     fam_bars = {f"{f} / {s}": (r["rate"], *r["ci95"]) for s, fams in summary["by_family"].items() for f, r in fams.items()}
     fam_rows = {f"{f} / {s}": r for s, fams in summary["by_family"].items() for f, r in fams.items()}
-    parts.append(_section("families", bar_chart(fam_bars, "success per family / split (Wilson 95% intervals)", width=640)
+    groups = summary.get("by_group") or {}
+    group_body = (bar_chart({g: (r["rate"], *r["ci95"]) for g, r in groups.items()}, "success per group (all splits)")
+                  + _rate_table(groups, "group")) if groups else ""
+    parts.append(_section("families", group_body + bar_chart(fam_bars, "success per family / split (Wilson 95% intervals)", width=640)
                           + _rate_table(fam_rows, "family / split")))
     by_p = summary.get("recovery_by_perturbation", {})
     rec_body = (f"<p>{summary['recovery']['n']} episodes had a perturbation fire; {_pct(summary['recovery'])} of them still succeeded"

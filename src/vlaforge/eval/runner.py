@@ -1,4 +1,4 @@
-"""`evaluate`: run the suite's episodes in spawned worker processes (1 torch thread each) and write the results.
+"""`evaluate`: run a suite's episodes in spawned worker processes (1 torch thread each) and write the results.
 
 Every worker loads the policy once; the episode's seed seeds both the env and torch (flow-head
 noise), so an episode's outcome does not depend on which worker ran it or how many there were.
@@ -18,22 +18,26 @@ import numpy as np
 
 from vlaforge.errors import ConfigError
 from vlaforge.eval.records import EpisodeRecord
-from vlaforge.eval.suite import SUITES, EpisodeSpec, episode_specs, parse_families, parse_splits
+from vlaforge.eval.suite import EpisodeSpec
+from vlaforge.eval.suites import get_suite
 
 _ACTOR: Any = None  # per worker process
 
 
-def make_actor(source: dict[str, Any]) -> Any:
+def make_actor(source: dict[str, Any], fps: int | None = None) -> Any:
     """An actor from a picklable description.
 
     {"checkpoint": RUN} a local policy on CPU, or {"server": URL, "token": T} a `vlaforge serve` policy;
     optional "n_action_steps" (actions per chunk), "gripper_hysteresis" (see PolicyConfig), "executor" ("policy" | "async" | "naive") and
     "latency_ms" (simulated inference latency in milliseconds, turned into ceil(ms x fps / 1000) control steps of
-    the env's clock by `vlaforge.serve.clocks.latency_steps`; needs an executor).
+    the env's clock by `vlaforge.serve.clocks.latency_steps`; needs an executor). `fps` is the env's control rate
+    (default: the tabletop's).
     """
     import dataclasses
 
     from vlaforge.sim.env import FPS
+
+    fps = fps or FPS
 
     executor = source.get("executor") or ("async" if "server" in source or source.get("latency_ms") else "policy")
     horizon = int(source.get("n_action_steps") or 0)
@@ -66,10 +70,10 @@ def make_actor(source: dict[str, Any]) -> Any:
     if executor not in ("async", "naive"):
         raise ConfigError(f"unknown executor {executor!r}; choose from policy, async, naive")
     cls = AsyncChunkExecutor if executor == "async" else NaiveChunkExecutor
-    return cls(predict, execute_horizon=horizon, latency_ms=float(source.get("latency_ms") or 0.0), fps=FPS, clock="sim")
+    return cls(predict, execute_horizon=horizon, latency_ms=float(source.get("latency_ms") or 0.0), fps=fps, clock="sim")
 
 
-def _init_worker(source: dict[str, Any]) -> None:
+def _init_worker(source: dict[str, Any], fps: int | None = None) -> None:
     os.environ.setdefault("MUJOCO_GL", "egl")
     os.environ["LP_NUM_THREADS"] = "1"  # one software-GL thread per worker
     import torch
@@ -77,41 +81,58 @@ def _init_worker(source: dict[str, Any]) -> None:
     torch.set_num_threads(1)
     global _ACTOR
     try:
-        _ACTOR = make_actor(source)
+        _ACTOR = make_actor(source, fps)
     except Exception as e:  # noqa: BLE001 - an initializer that raises makes Pool respawn workers forever
         _ACTOR = e
 
 
-def _work(job: tuple[EpisodeSpec, int]) -> tuple[EpisodeRecord, np.ndarray | None]:
+def _work(job: tuple[str, EpisodeSpec, int, tuple[str, ...] | None]) -> tuple[EpisodeRecord, np.ndarray | None]:
     import torch
 
-    spec, image_size = job
+    suite, spec, image_size, cameras = job
     if isinstance(_ACTOR, Exception):
         raise _ACTOR
     torch.manual_seed(spec.seed)
-    record, frames = run_one(_ACTOR, spec, image_size)
-    return record, frames
+    return run_one(_ACTOR, spec, image_size, suite, cameras)
 
 
-def run_one(actor: Any, spec: EpisodeSpec, image_size: int = 96) -> tuple[EpisodeRecord, np.ndarray]:
-    """One episode with frames kept (stacked (T, H, 2W, 3) uint8: front | wrist)."""
-    from vlaforge.eval.rollout import run_episode
-
-    record, frames = run_episode(actor, spec, image_size, keep_frames=True)
+def run_one(actor: Any, spec: EpisodeSpec, image_size: int = 96, suite: str = "tabletop",
+            cameras: tuple[str, ...] | None = None) -> tuple[EpisodeRecord, np.ndarray]:
+    """One episode with frames kept (stacked (T, H, n*W, 3) uint8: the cameras side by side, front | wrist)."""
+    record, frames = get_suite(suite).run_episode(actor, spec, image_size, keep_frames=True, cameras=cameras)
     return record, np.stack(frames)
 
 
-def check_policy_fits_env(source: dict[str, Any], image_size: int) -> None:
-    """Fail before any worker starts if the policy's inputs/outputs (or fps) differ from the tabletop env's."""
-    from vlaforge.errors import CheckpointError
-    from vlaforge.sim.env import FPS, feature_spec
-
-    make_actor(source)  # a bad combination of options fails here, not in every worker
-    features = feature_spec(image_size)
+def policy_inputs(source: dict[str, Any]) -> tuple[int | None, tuple[str, ...] | None]:
+    """(image size, camera names) the policy reads, from its checkpoint or its server's spec; None where unknown."""
     if "checkpoint" in source:
         from vlaforge.models import load_policy
 
-        load_policy(source["checkpoint"]).check_compatible(features, FPS, what="tabletop env")
+        policy = load_policy(source["checkpoint"])
+        keys, shapes = policy.cameras, [policy.spec["features"][k]["shape"] for k in policy.cameras]
+    elif "server" in source:
+        from vlaforge.serve.client import Client
+
+        obs = Client(source["server"], token=source.get("token")).health()["spec"]["observation"]
+        keys = [k for k in obs if k.startswith("observation.images.")]
+        shapes = [obs[k]["shape"] for k in keys]
+    else:
+        return None, None
+    cams = tuple(k.removeprefix("observation.images.") for k in keys)
+    return (int(shapes[0][0]) if shapes else None), (cams or None)
+
+
+def check_policy_fits_env(source: dict[str, Any], image_size: int, suite: str = "tabletop", cameras: tuple[str, ...] | None = None) -> None:
+    """Fail before any worker starts if the policy's inputs/outputs (or fps) differ from the suite env's."""
+    from vlaforge.errors import CheckpointError
+
+    s = get_suite(suite)
+    make_actor(source, s.fps)  # a bad combination of options fails here, not in every worker
+    features = s.features(image_size, cameras)
+    if "checkpoint" in source:
+        from vlaforge.models import load_policy
+
+        load_policy(source["checkpoint"]).check_compatible(features, s.fps, what=s.what)
         return
     from vlaforge.serve.client import Client
 
@@ -123,29 +144,37 @@ def check_policy_fits_env(source: dict[str, Any], image_size: int) -> None:
     if spec["action"]["dim"] != features["action"].shape[0]:
         diffs.append(f"action dim: server {spec['action']['dim']}, env {features['action'].shape[0]}")
     if diffs:
-        raise CheckpointError(f"the policy at {source['server']} does not match the tabletop env: " + "; ".join(diffs))
+        raise CheckpointError(f"the policy at {source['server']} does not match the {s.what}: " + "; ".join(diffs))
 
 
-def evaluate(source: dict[str, Any], out: str | Path, suite: str = "tabletop", tasks: str | list[str] = "pick_place",
-             splits: str | list[str] = "all", episodes: int = 20, workers: int = 2, image_size: int = 96,
+def evaluate(source: dict[str, Any], out: str | Path, suite: str = "tabletop", tasks: str | list[str] | None = None,
+             splits: str | list[str] = "all", episodes: int = 20, workers: int = 2, image_size: int | None = None,
              videos_per_outcome: int = 2, progress: bool = True, title: str = "") -> dict[str, Any]:
-    """Evaluate the actor described by `source` on the suite; write records, results, videos and report to `out`."""
+    """Evaluate the actor described by `source` on the suite; write records, results, videos and report to `out`.
+
+    `tasks` None means the suite's default (tabletop: pick_place; Meta-World: every task of the suite);
+    `image_size` None means the suite's choice (tabletop: 96; Meta-World: the policy's own size).
+    """
     from vlaforge.eval.records import save_records, summarize
     from vlaforge.eval.report import write_report
     from vlaforge.io import atomic_write_json, staging_dir
 
-    if suite not in SUITES:
-        raise ConfigError(f"unknown suite {suite!r}; available: {list(SUITES)}")
+    s = get_suite(suite)
     if workers < 1:
         raise ConfigError(f"--workers must be >= 1; got {workers}")
-    families, split_list = parse_families(tasks), parse_splits(splits)
-    specs = episode_specs(families, split_list, episodes)
-    check_policy_fits_env(source, image_size)
+    families, split_list = s.tasks(tasks), s.parse_splits(splits)
+    specs = s.specs(families, split_list, episodes)
+    cameras = None
+    if suite != "tabletop":  # render only what the policy reads, at its size
+        policy_size, cameras = policy_inputs(source)
+        image_size = image_size or s.image_size(policy_size)
+    image_size = image_size or s.image_size(None)
+    check_policy_fits_env(source, image_size, suite, cameras)
     t0 = time.perf_counter()
     records: list[EpisodeRecord] = []
     kept: dict[tuple[str, bool], list[tuple[EpisodeRecord, np.ndarray]]] = {}
-    jobs = [(s, image_size) for s in specs]
-    with mp.get_context("spawn").Pool(min(workers, len(jobs)), initializer=_init_worker, initargs=(source,)) as pool:
+    jobs = [(suite, spec, image_size, cameras) for spec in specs]
+    with mp.get_context("spawn").Pool(min(workers, len(jobs)), initializer=_init_worker, initargs=(source, s.fps)) as pool:
         results = pool.imap(_work, jobs)
         if progress:
             from rich.progress import track
@@ -157,8 +186,9 @@ def evaluate(source: dict[str, Any], out: str | Path, suite: str = "tabletop", t
             if len(slot) < videos_per_outcome:
                 slot.append((record, frames))
     seconds = time.perf_counter() - t0
-    summary = summarize(records)
+    summary = summarize(records, groups=s.groups())
     meta = {"source": {k: str(v) for k, v in source.items() if k != "token"}, "suite": suite, "tasks": families, "splits": split_list,
+            "image_size": image_size, "cameras": list(cameras) if cameras else None,
             "episodes_per_split_and_task": episodes, "workers": workers, "seconds": round(seconds, 1),
             "title": title or f"evaluation of {next(iter(source.values()))}"}
     with staging_dir(Path(out)) as tmp:

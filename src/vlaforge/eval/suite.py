@@ -13,7 +13,7 @@ from vlaforge.errors import ConfigError
 from vlaforge.sim.tasks import parse_families  # noqa: F401  (lives with the families; re-exported for eval callers)
 
 EVAL_SPLITS = ("seen", "heldout-wording", "heldout-combos", "perturbed")
-SUITES = ("tabletop",)
+# Suites by name live in eval/suites.py (tabletop, metaworld-mt10, metaworld-mt50, metaworld:TASK); this module is the tabletop seed plan.
 # Far from `sim collect`'s default seeds (0, 1, ...), so evaluation episodes are never training episodes.
 SEED_BASE = 1_000_000
 SEEDS_PER_SPLIT = 100_000

@@ -1,4 +1,4 @@
-"""`vlaforge sim collect|play`: expert demonstrations and captioned rollout videos from the tabletop suite."""
+"""`vlaforge sim collect|play`: expert demonstrations (tabletop or Meta-World) and captioned rollout videos."""
 
 from __future__ import annotations
 
@@ -15,12 +15,16 @@ def register(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser("collect", help="run scripted experts in parallel and write a LeRobot v3.0 dataset",
                        description="Run scripted experts in parallel processes; write a LeRobot v3.0 dataset with subtask "
                                    "annotations and per-episode success flags.")
-    p.add_argument("--tasks", default="pick_place", help="family, comma-separated families, or 'all' (pick_place, push, stack, put_all, sequence)")
-    p.add_argument("--episodes", type=int, default=10, help="episodes per family (seeds --seed, --seed+1, ...)")
+    p.add_argument("--suite", default="tabletop",
+                   help="tabletop (default), metaworld-mt10, metaworld-mt50 or metaworld:TASK[,TASK] (needs pip install -e '.[metaworld]')")
+    p.add_argument("--tasks", default=None, help="tabletop: family, comma-separated families, or 'all' (pick_place, push, stack, put_all, "
+                                                 "sequence; default pick_place). Meta-World: 'all' (default), a difficulty group "
+                                                 "(easy, medium, hard, very_hard) or task names, within --suite")
+    p.add_argument("--episodes", type=int, default=10, help="episodes per family or task (seeds --seed, --seed+1, ...)")
     p.add_argument("--out", type=Path, required=True, help="dataset directory to create")
     p.add_argument("--workers", type=int, default=2, help="worker processes (one core each)")
-    p.add_argument("--split", default="seen", choices=SPLITS)
-    p.add_argument("--perturb", default="", help="comma-separated perturbations, NAME[@after_grasp|@STEP], or 'all'")
+    p.add_argument("--split", default="seen", choices=SPLITS, help="Meta-World has seen and heldout-wording only")
+    p.add_argument("--perturb", default="", help="comma-separated perturbations, NAME[@after_grasp|@STEP], or 'all' (tabletop only)")
     p.add_argument("--one-each", action="store_true", help="give each episode one of the --perturb list in turn, not all of them")
     p.add_argument("--perturb-fraction", type=float, default=1.0, help="share of episodes (evenly spread) that get perturbations")
     p.add_argument("--image-size", type=int, default=96)
@@ -42,12 +46,33 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def _collect(args: argparse.Namespace) -> int:
+    if args.suite != "tabletop":
+        return _collect_metaworld(args)
     from vlaforge.sim.collect import all_families, collect
 
-    fams = all_families() if args.tasks == "all" else [t for t in args.tasks.split(",") if t]
+    tasks = args.tasks or "pick_place"
+    fams = all_families() if tasks == "all" else [t for t in tasks.split(",") if t]
     summary = collect(args.out, fams, args.episodes, args.workers, args.split, args.perturb, args.image_size, args.seed,
                       args.overwrite, only_success=not args.keep_failures, one_each=args.one_each,
                       perturb_fraction=args.perturb_fraction)
+    print(json.dumps(summary))
+    return 0
+
+
+def _collect_metaworld(args: argparse.Namespace) -> int:
+    from vlaforge.errors import ConfigError
+    from vlaforge.sim.metaworld.tasks import is_metaworld_suite, select_tasks
+
+    if not is_metaworld_suite(args.suite):
+        raise ConfigError(f"unknown suite {args.suite!r}; choose from tabletop, metaworld-mt10, metaworld-mt50, metaworld:TASK")
+    tabletop_only = {"--perturb": args.perturb, "--one-each": args.one_each, "--perturb-fraction": args.perturb_fraction != 1.0}
+    used = [k for k, v in tabletop_only.items() if v]
+    if used:
+        raise ConfigError(f"{', '.join(used)} apply to the tabletop suite only; Meta-World has no perturbations")
+    from vlaforge.sim.metaworld.collect import collect
+
+    summary = collect(args.out, select_tasks(args.suite, args.tasks), args.episodes, args.workers, args.split, args.image_size,
+                      args.seed, args.overwrite, only_success=not args.keep_failures, suite=args.suite)
     print(json.dumps(summary))
     return 0
 

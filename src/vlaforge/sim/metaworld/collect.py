@@ -1,0 +1,117 @@
+"""Meta-World expert demonstrations (metaworld.policies) in parallel worker processes, written as one LeRobot v3.0 dataset.
+
+Same shape as the tabletop collector: spawned workers (mujoco + numpy, never torch), one env per
+(task, split, size) per worker, one software-GL thread each; episodes come back in job order, so
+the same arguments write the same dataset. Task strings are the published instructions, so a policy
+trained here meets the wording of LeRobot's `lerobot/metaworld_mt50`.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vlaforge.errors import ConfigError
+
+_ENVS: dict[tuple, Any] = {}  # per-process env cache
+
+
+def _env(task: str, split: str, image_size: int, profile: str) -> Any:
+    key = (task, split, image_size, profile)
+    if key not in _ENVS:
+        from vlaforge.sim.metaworld.env import MetaWorldEnv
+
+        _ENVS[key] = MetaWorldEnv(task, split=split, image_size=image_size, profile=profile)
+    return _ENVS[key]
+
+
+def run_episode(task: str, seed: int, split: str = "seen", image_size: int = 96, profile: str = "fast") -> dict[str, Any]:
+    """One scripted-expert rollout → arrays (T, ...) keyed by feature name, the instruction and flags."""
+    from vlaforge.sim.metaworld.expert import MetaWorldExpert
+    from vlaforge.sim.metaworld.tasks import difficulty
+
+    env = _env(task, split, image_size, profile)
+    obs, info = env.reset(seed=seed)
+    expert = MetaWorldExpert(task)
+    steps: dict[str, list[np.ndarray]] = {}
+    actions = []
+    for _ in range(env.max_steps):
+        a = expert(env)
+        for k, v in obs.items():
+            steps.setdefault(k, []).append(v)
+        actions.append(a)
+        obs, _, terminated, truncated, info = env.step(a)
+        if terminated or truncated:
+            break
+    data = {k: np.stack(v) for k, v in steps.items()}
+    data["action"] = np.stack(actions).astype(np.float32)
+    flags = {"success": bool(info["success"]), "family": task, "split": split, "seed": int(seed), "difficulty": difficulty(task),
+             "perturbations": [], "events": [], "task": {"family": task, "suite": "metaworld"}}
+    return {"data": data, "task": info["instruction"], "flags": flags}
+
+
+def _init_worker() -> None:
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    os.environ["LP_NUM_THREADS"] = "1"
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+def _work(job: tuple) -> dict[str, Any]:
+    return run_episode(*job)
+
+
+def collect(out: str | Path, tasks: list[str], episodes: int, workers: int = 2, split: str = "seen", image_size: int = 96,
+            seed: int = 0, overwrite: bool = False, only_success: bool = True, progress: bool = True,
+            profile: str = "fast", suite: str = "") -> dict[str, Any]:
+    """`episodes` per task (seeds seed, seed+1, ...) in `workers` processes, written atomically to `out`; returns a summary."""
+    from vlaforge.data.writer import DatasetWriter
+    from vlaforge.sim.metaworld import require_metaworld
+    from vlaforge.sim.metaworld.env import FPS, ROBOT_TYPE, SPLITS, feature_spec
+    from vlaforge.sim.metaworld.render import get_profile
+    from vlaforge.sim.metaworld.tasks import check_task
+
+    require_metaworld()  # fail here, with the pip command, not in every worker
+    for t in tasks:
+        check_task(t)
+    if split not in SPLITS:
+        raise ConfigError(f"unknown Meta-World split {split!r}; choose from {list(SPLITS)}")
+    if episodes < 1 or workers < 1:
+        raise ConfigError(f"--episodes and --workers must be >= 1; got {episodes} and {workers}")
+    get_profile(profile)
+    jobs = [(t, seed + k, split, image_size, profile) for t in tasks for k in range(episodes)]
+    kept, ran = 0, {t: [0, 0] for t in tasks}
+    t0 = time.perf_counter()
+    with DatasetWriter.create(out, fps=FPS, features=feature_spec(image_size), robot_type=ROBOT_TYPE, overwrite=overwrite) as w:
+        w.set_lineage({"name": "sim collect", "suite": suite or "metaworld", "tasks": tasks, "episodes": episodes, "split": split,
+                       "seed": seed, "image_size": image_size, "render_profile": profile, "expert": "metaworld.policies",
+                       "metaworld": _version()}, parents=[])
+        with mp.get_context("spawn").Pool(min(workers, len(jobs)), initializer=_init_worker) as pool:
+            results = pool.imap(_work, jobs)
+            if progress:
+                from rich.progress import track
+
+                results = track(results, total=len(jobs), description=f"collecting {len(jobs)} Meta-World expert episodes ({workers} workers)")
+            for ep in results:
+                task = ep["flags"]["family"]
+                ran[task][1] += 1
+                ran[task][0] += ep["flags"]["success"]
+                if only_success and not ep["flags"]["success"]:
+                    continue
+                w.add_episode(ep["data"], ep["task"], flags=ep["flags"])
+                kept += 1
+        if kept == 0:
+            raise ConfigError("no expert episode succeeded, so nothing would be written; rerun with --keep-failures to keep them")
+    secs = time.perf_counter() - t0
+    return {"out": str(out), "kept": kept, "ran": len(jobs), "success": {t: f"{s}/{n}" for t, (s, n) in ran.items()},
+            "seconds": round(secs, 2), "episodes_per_minute": round(60 * len(jobs) / secs, 1)}
+
+
+def _version() -> str:
+    import importlib.metadata as md
+
+    return md.version("metaworld")
