@@ -45,7 +45,8 @@ def _visit(scores, success=True, hard=(), n=None):
 
 
 # ---------------------------------------------------------------------------- measures
-def test_flow_spread_is_the_std_of_the_noise_when_the_head_predicts_no_velocity(flow_policy, obs):
+def test_flow_spread_is_the_std_of_the_noise_when_the_head_predicts_no_velocity(ds, obs):
+    flow_policy = build_policy(PolicyConfig(**TINY), ds, verbose=False).eval()  # its own: the weights are edited
     torch.nn.init.zeros_(flow_policy.head.out.weight)
     torch.nn.init.zeros_(flow_policy.head.out.bias)  # v = 0: every sample stays the noise it started from
     torch.manual_seed(0)
@@ -188,3 +189,19 @@ def test_loop_records_are_consistent_with_the_versions_it_wrote(labelled_dataset
     assert has_queue == (strategy == "uncertainty")
     with pytest.raises(ConfigError, match="already holds a loop"):
         _loop(src, ck, tmp_path / "loop", strategy)
+
+
+def test_finetuning_starts_from_the_checkpoint_weights_with_this_datas_normalization(ds, flow_policy, tmp_path):
+    from vlaforge.errors import CheckpointError
+    from vlaforge.train.checkpoint import init_weights
+
+    ck = flow_policy.save(tmp_path / "ck")
+    torch.manual_seed(7)
+    fresh = build_policy(PolicyConfig(**TINY), ds, verbose=False)
+    fresh.normalizer.action_max.fill_(5.0)  # stands for the new version's stats
+    init_weights(fresh, ck)
+    assert torch.equal(fresh.head.out.weight, flow_policy.head.out.weight)
+    assert torch.all(fresh.normalizer.action_max == 5.0)
+    wider = build_policy(PolicyConfig(**{**TINY, "width": 64}), ds, verbose=False)
+    with pytest.raises(CheckpointError, match="does not fit"):
+        init_weights(wider, ck)
