@@ -1,4 +1,4 @@
-"""`vlaforge engine ...`: the data engine's sub-commands (health check, augmentation, annotation and review)."""
+"""`vlaforge engine ...`: the data engine's sub-commands (health check, augmentation, annotation and review, active learning)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import argparse
 
 def register(parser: argparse.ArgumentParser) -> None:
     """Add the engine sub-commands."""
+    from vlaforge.engine.active.cli import add_loop_parser
     from vlaforge.engine.annotate.cli import add_annotate_parser
     from vlaforge.data.augment.cli import add_augment_parser
     from vlaforge.engine.health.cli import add_health_parser
@@ -15,3 +16,4 @@ def register(parser: argparse.ArgumentParser) -> None:
     add_health_parser(sub)
     add_augment_parser(sub)
     add_annotate_parser(sub)
+    add_loop_parser(sub)

@@ -45,16 +45,26 @@ def run_episode(family: str, seed: int, split: str = "seen", perturb: list[str] 
                 render: bool = True) -> dict[str, Any]:
     """One expert rollout → arrays (T, ...) keyed by feature name (`label.*`: training-only scene labels),
     instruction, subtask segments, flags."""
+    env = _env(family, split, tuple(perturb), image_size)
+    env.render_images = render
+    obs, _ = env.reset(seed=seed)
+    data, labels, info = expert_rollout(env, obs)
+    flags = {"success": bool(info["success"]), "family": family, "split": split, "seed": int(seed),
+             "perturbations": [e["name"] for e in info["events"]], "events": info["events"], "task": info["task"]}
+    return {"data": data, "task": info["instruction"], "flags": flags, "subtasks": segments(labels)}
+
+
+def expert_rollout(env: Any, obs: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], list[str], dict[str, Any]]:
+    """A fresh scripted expert drives `env` from its current state (`obs`) until success or the step limit →
+    (arrays (T, ...) keyed by feature name incl. `label.*` and action, per-step subtask phrases, the last info)."""
     from vlaforge.sim.experts import Expert
     from vlaforge.sim.labels import scene_labels
 
-    env = _env(family, split, tuple(perturb), image_size)
-    env.render_images = render
-    obs, info = env.reset(seed=seed)
     expert = Expert()
     steps: dict[str, list[np.ndarray]] = {}
     actions, labels = [], []
-    for _ in range(env.max_steps):
+    info: dict[str, Any] = {}
+    for _ in range(max(0, env.max_steps - env.t)):
         a = expert(env)
         for k, v in {**obs, **scene_labels(env, expert.move)}.items():
             steps.setdefault(k, []).append(v)
@@ -65,9 +75,7 @@ def run_episode(family: str, seed: int, split: str = "seen", perturb: list[str] 
             break
     data = {k: np.stack(v) for k, v in steps.items()}
     data["action"] = np.stack(actions).astype(np.float32)
-    flags = {"success": bool(info["success"]), "family": family, "split": split, "seed": int(seed),
-             "perturbations": [e["name"] for e in info["events"]], "events": info["events"], "task": info["task"]}
-    return {"data": data, "task": info["instruction"], "flags": flags, "subtasks": segments(labels)}
+    return data, labels, info
 
 
 def _init_worker() -> None:

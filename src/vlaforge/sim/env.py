@@ -204,6 +204,10 @@ class TabletopEnv(gym.Env):
         mj.mj_setState(self.model, self.data, physics, flags)
         mj.mj_forward(self.model, self.data)  # derived quantities and contacts (the grasp check reads them)
 
+    def observation(self) -> dict[str, np.ndarray]:
+        """The observation of the current state (what `reset`/`step` return), e.g. right after `set_state`."""
+        return self._obs()
+
     # ------------------------------------------------------------------ gym API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """New scene and task. options: `instruction` (any wording for the sampled task), `family`, `split`."""

@@ -82,3 +82,24 @@ def load_train_state(checkpoint: Path) -> dict[str, Any]:
     if not path.exists():
         raise CheckpointError(f"{path} is missing: this checkpoint cannot be resumed (it may be an export or EMA-only copy)")
     return state_io.load_state(checkpoint)
+
+
+def init_weights(policy: torch.nn.Module, source: str | Path) -> Path:
+    """Start `policy` from the weights of a checkpoint or run dir (fine-tuning); its normalizer keeps this run's stats."""
+    from safetensors.torch import load_file
+
+    from vlaforge.models.policy import resolve_checkpoint
+
+    d = resolve_checkpoint(source)
+    if not (d / "model.safetensors").exists():
+        raise CheckpointError(f"--train.init {source}: {d} has no model.safetensors")
+    state = {k: v for k, v in load_file(str(d / "model.safetensors")).items() if not k.startswith("normalizer.")}
+    try:
+        missing, unexpected = policy.load_state_dict(state, strict=False)
+    except RuntimeError as e:
+        raise CheckpointError(f"--train.init {d} does not fit this model config (sizes differ): {str(e).splitlines()[1:2]}") from None
+    missing = [k for k in missing if not k.startswith("normalizer.")]
+    if missing or unexpected:
+        raise CheckpointError(f"--train.init {d} does not fit this model config: missing {missing[:5]}, unexpected {unexpected[:5]}; "
+                              "fine-tune with the model config the checkpoint was trained with")
+    return d

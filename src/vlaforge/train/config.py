@@ -29,6 +29,7 @@ class TrainConfig:
     threads: int = 0  # torch threads per process; 0 = the cores other work leaves free / processes (re-checked every 250 steps)
     budget_minutes: float = 0.0  # > 0: stop (and shorten the schedule) to fit this wall-clock budget
     augment: str = ""  # online augmentation recipe: a JSON/YAML file or a built-in name ("default"); "" = none
+    init: str = ""  # a checkpoint or run dir whose weights start this run (fine-tuning; normalization from this data); "" = fresh
 
     def __post_init__(self) -> None:
         """Reject values that would crash later or silently train nothing, naming the flag and the fix."""

@@ -169,6 +169,8 @@ def train(
     mcfg = run_cfg.model
     torch.manual_seed(cfg.seed)  # same initial weights on every rank
     policy = build_policy(mcfg, ds).to(device)
+    if cfg.init and not resume:
+        ckpt.init_weights(policy, cfg.init)
     if info.is_main:
         # Rank 0 builds the frame cache; the others wait and then open it.
         td = TrainingDataset(ds, n_obs=mcfg.n_obs, chunk=mcfg.chunk, episodes=train_eps)

@@ -1,0 +1,108 @@
+"""Active learning vs the random baseline: success against labelled steps, same budget, same starting policy.
+
+    python benchmarks/active_learning.py                 # the published comparison (hours on 2 CPU cores)
+    python benchmarks/active_learning.py --quick         # smoke run (< 5 min): tiny data, tiny model, 1 round; not a result
+Both strategies start from the same policy (trained once on --demos expert episodes of pick_place) and run the
+same rounds, budget, retraining recipe and evaluation seeds; `vlaforge engine loop` does each. The target (issue 15):
+the active loop reaches the random baseline's final success with <= 50% of its labels. "Reaches" means its rate at
+some round is >= the baseline's final rate; labels are counted as steps added. Intervals are Wilson 95%.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import Contention, save  # noqa: E402
+
+QUICK = dict(demos=3, rounds=1, budget=40, rollouts=1, eval_episodes=2, train_minutes=0.2, start_minutes=0.2, image_size=48,
+             model=["--model.width", "32", "--model.depth", "1", "--model.head_depth", "1", "--model.n_heads", "2", "--model.chunk", "8",
+                    "--model.image_tokens", "4", "--model.flow_steps", "2"],
+             train=["--train.batch_size", "8", "--train.val_fraction", "0", "--train.warmup_steps", "5", "--train.save_every", "100000"])
+FULL = dict(demos=100, rounds=4, budget=1500, rollouts=30, eval_episodes=100, train_minutes=10.0, start_minutes=20.0, image_size=96,
+            model=[], train=["--train.batch_size", "64", "--train.steps", "100000", "--train.save_every", "100000", "--train.augment", "fixed_camera"])
+
+
+def labels_to_reach(rows: list[dict], rate: float) -> int | None:
+    """Labelled steps added when a loop's success first reaches `rate` (None if never)."""
+    return next((r["labels_added_total"] for r in rows if r["eval"]["rate"] is not None and r["eval"]["rate"] >= rate), None)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", type=Path, default=Path("outputs/active_learning"))
+    ap.add_argument("--quick", action="store_true", help="smoke run: checks the pipeline end to end in minutes; records no result")
+    ap.add_argument("--workers", type=int, default=2)
+    for k in ("demos", "rounds", "budget", "rollouts", "eval_episodes"):
+        ap.add_argument(f"--{k.replace('_', '-')}", type=int, help=f"override ({FULL[k]} full)")
+    ap.add_argument("--train-minutes", type=float, help=f"per retraining ({FULL['train_minutes']} full)")
+    args = ap.parse_args()
+    p = dict(QUICK if args.quick else FULL)
+    p.update({k: v for k, v in vars(args).items() if k in p and v is not None})
+
+    from vlaforge.data.reader import open_dataset
+    from vlaforge.engine.active.cli import recipe
+    from vlaforge.engine.active.loop import LoopConfig, run_loop
+    from vlaforge.engine.active.plot import curve_svg
+    from vlaforge.eval.stats import interval_text
+    from vlaforge.sim.collect import collect
+    from vlaforge.train.trainer import train
+
+    t0 = time.perf_counter()
+    data = args.out / "data"
+    if not (data / "meta" / "info.json").exists():
+        collect(data, ["pick_place"], p["demos"], args.workers, image_size=p["image_size"], overwrite=True, progress=not args.quick)
+    run_cfg = recipe(data, "", [*p["model"], *p["train"]])
+    start = args.out / "start"
+    if not (start / "checkpoints" / "last").exists():
+        import dataclasses
+
+        train(dataclasses.replace(run_cfg, train=dataclasses.replace(run_cfg.train, budget_minutes=p["start_minutes"])), start,
+              progress=not args.quick)
+    loops = {}
+    with Contention() as c:
+        for strategy in ("uncertainty", "random"):
+            cfg = LoopConfig(str(data), str(args.out / strategy), run_cfg, rounds=p["rounds"], budget=p["budget"], strategy=strategy,
+                             init=str(start), rollouts=p["rollouts"], eval_episodes=p["eval_episodes"], workers=args.workers,
+                             train_minutes=p["train_minutes"])
+            loops[strategy] = run_loop(cfg, show_bars=not args.quick)["rounds"]
+    (args.out / "curves.svg").write_text(curve_svg(loops, "active learning vs random (pick_place, seen)"))
+    base_final = loops["random"][-1]["eval"]["rate"]
+    base_labels = loops["random"][-1]["labels_added_total"]
+    need = labels_to_reach(loops["uncertainty"], base_final) if base_final is not None else None
+    met = None if args.quick else (need is not None and need <= 0.5 * base_labels)  # a smoke run measures nothing
+    curve = lambda rows: "; ".join(f"{r['labels_added_total']} steps {r['eval']['rate']:.0%} {interval_text(r['eval'])}"  # noqa: E731
+                                   for r in rows if r["eval"]["rate"] is not None)
+    result = {
+        "smoke_run": bool(args.quick), "params": {k: v for k, v in p.items() if k not in ("model", "train")},
+        "model_overrides": p["model"], "train_overrides": p["train"], "dataset_frames": open_dataset(data).num_frames,
+        "curves": {s: [{k: r[k] for k in ("round", "labels_added_total", "frames", "eval", "mined", "seconds")} for r in rows]
+                   for s, rows in loops.items()},
+        "random_final_rate": base_final, "random_labels": base_labels, "uncertainty_labels_to_reach_it": need,
+        "target": "active loop reaches the random baseline's final success with <= 50% of its labels", "target_met": met,
+        "note": "smoke run: tiny data and model, pipeline check only, not a result" if args.quick else "",
+        "seconds": round(time.perf_counter() - t0, 1), "contention": c.record(),
+    }
+    if args.quick:
+        line = (f"**Active learning** — SMOKE RUN ONLY (`--quick`: {p['demos']} demos, tiny model, {p['rounds']} round of {p['budget']} "
+                f"labelled steps, {p['eval_episodes']} eval episodes; checks the pipeline end to end in {result['seconds'] / 60:.1f} min, "
+                "measures nothing). The comparison itself (uncertainty vs random, same budget, Wilson intervals; target: the active "
+                "loop reaches the random baseline's final success with <= 50% of its labels) has not been run yet: no compute. "
+                "`python benchmarks/active_learning.py`")
+    else:
+        line = (f"**Active learning** (pick_place seen, start: {p['demos']} demos + {p['start_minutes']:g} min training, "
+                f"{p['rounds']} rounds x {p['budget']} labelled steps, {p['train_minutes']:g} min fine-tuning per round, "
+                f"{p['eval_episodes']} eval episodes): uncertainty {curve(loops['uncertainty'])}; random {curve(loops['random'])}. "
+                f"Random's final {base_final:.0%} reached by the active loop after "
+                f"{'never' if need is None else f'{need} steps ({need / max(base_labels, 1):.0%} of {base_labels})'}. "
+                f"Target <= 50% of the labels: {'met' if met else 'not met'}. `python benchmarks/active_learning.py`")
+    save("active_learning_quick" if args.quick else "active_learning", result, line)
+    print(json.dumps({"target_met": met, "smoke_run": bool(args.quick)}))
+
+
+if __name__ == "__main__":
+    main()
