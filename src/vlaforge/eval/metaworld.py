@@ -15,8 +15,7 @@ import numpy as np
 from vlaforge.errors import ConfigError
 from vlaforge.eval.records import EpisodeRecord
 from vlaforge.eval.stats import mean_jerk
-from vlaforge.eval.suite import SEED_BASE, SEEDS_PER_SPLIT, EpisodeSpec
-from vlaforge.eval.suites import Suite
+from vlaforge.eval.suite import SEED_BASE, SEEDS_PER_SPLIT, EpisodeSpec, Suite
 
 _ENVS: dict[tuple, Any] = {}  # per-process env cache (building one costs ~0.3 s)
 

@@ -14,56 +14,7 @@ import numpy as np
 
 from vlaforge.errors import ConfigError
 from vlaforge.eval.records import EpisodeRecord
-from vlaforge.eval.suite import EpisodeSpec
-
-
-class Suite:
-    """The interface `evaluate` uses; see TabletopSuite and eval.metaworld.MetaWorldSuite."""
-
-    name = "base"
-    splits: tuple[str, ...] = ()
-    what = "env"  # how error messages name the env ("tabletop env")
-    default_tasks = "all"
-
-    @property
-    def fps(self) -> int:
-        """Control rate of the suite's env."""
-        raise NotImplementedError
-
-    def tasks(self, value: str | list[str] | None) -> list[str]:
-        """Validated task (family) names from a --tasks value (None: the suite's default)."""
-        raise NotImplementedError
-
-    def parse_splits(self, value: str | list[str]) -> list[str]:
-        """`all`, one split or a comma list → this suite's splits in canonical order."""
-        items = [s.strip() for s in (value.split(",") if isinstance(value, str) else value) if s.strip()]
-        if "all" in items:
-            return list(self.splits)
-        bad = [s for s in items if s not in self.splits]
-        if bad or not items:
-            raise ConfigError(f"unknown split(s) {bad or value!r} for suite {self.name}; choose from {list(self.splits)} or 'all'")
-        return [s for s in self.splits if s in items]
-
-    def specs(self, tasks: list[str], splits: list[str], episodes: int) -> list[EpisodeSpec]:
-        """`episodes` per (task, split) with seeds fixed per split."""
-        raise NotImplementedError
-
-    def features(self, image_size: int, cameras: tuple[str, ...] | None = None) -> dict[str, Any]:
-        """The env's features (only `cameras` when given)."""
-        raise NotImplementedError
-
-    def image_size(self, policy_size: int | None) -> int:
-        """Image size to render at, given the policy's own (None when unknown)."""
-        return 96
-
-    def groups(self) -> dict[str, list[str]]:
-        """Named groups of tasks the summary also reports (e.g. difficulty); empty for none."""
-        return {}
-
-    def run_episode(self, actor: Any, spec: EpisodeSpec, image_size: int, keep_frames: bool,
-                    cameras: tuple[str, ...] | None = None) -> tuple[EpisodeRecord, list[np.ndarray] | None]:
-        """Roll out one episode; frames are the cameras side by side when kept."""
-        raise NotImplementedError
+from vlaforge.eval.suite import EpisodeSpec, Suite  # noqa: F401  (Suite re-exported)
 
 
 class TabletopSuite(Suite):

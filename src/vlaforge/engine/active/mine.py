@@ -97,13 +97,14 @@ def visit(policy: Any, scorer: Scorer | None, family: str, seeds: Sequence[int],
     """Roll `policy` out once per seed (torch seeded by the episode seed, as evaluation does) → visits with snapshots."""
     import torch
 
-    from vlaforge.eval.rollout import PolicyActor, env_for, run_episode
+    from vlaforge.control import PolicyControl
+    from vlaforge.eval.rollout import env_for, run_episode
     from vlaforge.eval.suite import EpisodeSpec
 
     out = []
     for seed in seeds:
         spec = EpisodeSpec(family, split, int(seed))
-        actor = RecordingActor(PolicyActor(policy), env_for(spec, image_size), scorer, score_every)
+        actor = RecordingActor(PolicyControl(policy), env_for(spec, image_size), scorer, score_every)
         torch.manual_seed(int(seed))
         rec, _ = run_episode(actor, spec, image_size)
         v = Visit(family, split, int(seed), rec.instruction, rec.success, rec.steps, rec.failures, rec.hard_moments,
