@@ -12,7 +12,7 @@ PRETRAIN_SEED = 5_000_000
 HELDOUT_SEED = 6_000_000
 
 EPILOG = """examples:
-  vlaforge pretrain grounding --out outputs/grounding                  collect sim frames, then train (~15 min on 2 cores)
+  vlaforge pretrain grounding --out outputs/grounding                  collect sim frames, then train (~40 min on 2 cores)
   vlaforge pretrain grounding --dataset outputs/demo/data --out g      train on an existing labelled dataset
   vlaforge train --dataset D --out RUN --model.grounding_init g/grounding.safetensors
 
@@ -35,7 +35,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--episodes", type=int, default=300, help="episodes per family to collect when no --dataset is given")
     p.add_argument("--camera", default="front", help="camera the grounding module looks at")
     p.add_argument("--steps", type=int, default=20000, help="optimizer steps (an upper bound with --budget-minutes)")
-    p.add_argument("--budget-minutes", type=float, default=15.0, help="> 0: fit the schedule to this many minutes of training")
+    p.add_argument("--budget-minutes", type=float, default=35.0, help="> 0: fit the schedule to this many minutes of training (the shipped weights: 35)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--width", type=int, default=32, help="channels of the stride-4 features (policies must use the same --model.grounding_width)")
