@@ -34,7 +34,7 @@ from vlaforge.data.loader import TrainingDataset, make_dataloader
 from vlaforge.data.sample import make_sample_dataset
 from vlaforge.data.video import decode_at
 
-DEFAULT_LEROBOT = Path.home() / ".cache" / "vlaforge" / "lerobot-0.6.1" / "bin" / "python"
+DEFAULT_LEROBOT = Path.home() / ".cache" / "vlaforge" / "lerobot-0.6.1" / "bin" / "lerobot-python"  # see lerobot_env.sh
 
 
 def rate(n: int, c: Contention) -> dict[str, Any]:
@@ -95,13 +95,14 @@ def decode_only_packets(ds: Any, order: list[int], seconds: float) -> dict[str, 
 class LeRobotSide:
     """benchmarks/lerobot_loader_side.py running in LeRobot's venv, one request per measurement."""
 
-    def __init__(self, python: Path, root: Path, chunk: int, batch: int):
+    def __init__(self, python: Path, root: Path, chunk: int, batch: int, backend: str | None = None):
         if not python.exists():
             raise SystemExit(f"{python} does not exist: build LeRobot's venv first with `bash benchmarks/lerobot_env.sh`")
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
         self.log = tempfile.TemporaryFile(mode="w+")  # LeRobot's warnings (e.g. torchcodec without FFmpeg), shown on failure
         self.proc = subprocess.Popen(
-            [str(python), str(ROOT / "benchmarks" / "lerobot_loader_side.py"), "--root", str(root), "--chunk", str(chunk), "--batch", str(batch)],
+            [str(python), str(ROOT / "benchmarks" / "lerobot_loader_side.py"), "--root", str(root), "--chunk", str(chunk), "--batch", str(batch),
+             *(["--backend", backend] if backend else [])],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True, env=env,
         )
         self.ready = self._read()["ready"]
@@ -137,7 +138,7 @@ def summarize(rounds: list[dict[str, Any]]) -> dict[str, Any]:
             out[f"{side}_{key}"] = statistics.median(r[side][key] for r in rounds)
         out[f"{side}_own_cores"] = statistics.median(r[side]["contention"]["own_cores"] for r in rounds)
     for key, tag in (("samples_per_s", "wall"), ("samples_per_cpu_s", "cpu")):
-        out[f"x_lerobot_{tag}"] = spread(lambda r: r["vlaforge"][key] / r["lerobot"][key])
+        out[f"x_lerobot_{tag}"] = spread(lambda r: r["vlaforge"][key] / max(r[k][key] for k in r if k.startswith("lerobot")))
         out[f"of_decode_limit_{tag}"] = spread(lambda r: r["vlaforge"][key] / r["decode_only"][key])
         out[f"1thread_of_packet_limit_{tag}"] = spread(lambda r: r["vlaforge_1thread"][key] / r["decode_only_packets"][key])
     other = [m["contention"]["other_cores"] for r in rounds for m in r.values()]
@@ -159,7 +160,9 @@ def main() -> None:
         ds = open_dataset(root)
         td = TrainingDataset(ds, n_obs=1, chunk=args.chunk, cache=False)
         td1 = TrainingDataset(ds, n_obs=1, chunk=args.chunk, cache=False, decode_threads=1)
-        lr = LeRobotSide(args.lerobot_python, root, args.chunk, args.batch)
+        lr = LeRobotSide(args.lerobot_python, root, args.chunk, args.batch)  # LeRobot's default video backend
+        # LeRobot's other backend too, when the default is torchcodec: the ratio is given against the faster one.
+        lr_pyav = LeRobotSide(args.lerobot_python, root, args.chunk, args.batch, "pyav") if lr.ready["video_backend"] != "pyav" else None
         if lr.ready["frames"] != len(td):
             raise SystemExit(f"LeRobot sees {lr.ready['frames']} frames, vlaforge {len(td)}")
         rounds = []
@@ -167,7 +170,8 @@ def main() -> None:
             for i in range(args.rounds):
                 order = [int(r) for r in np.random.default_rng(i).permutation(len(td))]
                 r: dict[str, Any] = {}
-                sides = ["vlaforge", "lerobot"] if i % 2 == 0 else ["lerobot", "vlaforge"]
+                sides = ["vlaforge", "lerobot", *(["lerobot_pyav"] if lr_pyav else [])]
+                sides = sides if i % 2 == 0 else sides[::-1]
                 for side in sides + ["vlaforge_1thread", "decode_only", "decode_only_packets"]:
                     if side == "vlaforge":
                         r[side] = vlaforge_cold(td, order, args.batch, args.seconds)
@@ -175,6 +179,8 @@ def main() -> None:
                         r[side] = vlaforge_cold(td1, order, args.batch, args.seconds)
                     elif side == "lerobot":
                         r[side] = lr.measure(order, args.seconds)
+                    elif side == "lerobot_pyav":
+                        r[side] = lr_pyav.measure(order, args.seconds)  # type: ignore[union-attr]
                     elif side == "decode_only":
                         r[side] = decode_only(ds, order, args.seconds)
                     else:
@@ -183,20 +189,24 @@ def main() -> None:
                 print(json.dumps({"round": i, **{k: round(v["samples_per_s"], 1) for k, v in r.items()}}), flush=True)
         finally:
             lr.close()
+            if lr_pyav:
+                lr_pyav.close()
     s = summarize(rounds)
     threads = td._pool.threads if td._pool is not None else 0
     res = {"dataset": {"episodes": 20, "frames": len(td), "cameras": 2, "image": "96x96", "codec": "h264 yuv444p g=2", "writer": "vlaforge"},
            "sampling": {"chunk": args.chunk, "batch": args.batch, "workers": 0, "torch_threads": 1, "cold": "video decode", "same_rows_same_order": True,
                         "vlaforge_decode_threads": threads, "default_decode_threads": default_threads()},
-           "lerobot": lr.ready, "rounds": rounds, "summary": s}
+           "lerobot": lr.ready, "lerobot_pyav": lr_pyav.ready if lr_pyav else None, "rounds": rounds, "summary": s}
     f = lambda k: s[k][1]  # noqa: E731  (median of the per-round ratios)
     line = (
         f"**Loader vs LeRobot, same run** (cold = video decode, chunk {args.chunk}, batch {args.batch}, 0 workers, 2 cams 96x96, "
         f"{args.rounds} interleaved rounds of {args.seconds:.0f} s, same rows in the same order; median, per-round ratios): "
-        f"LeRobot {lr.ready['lerobot']} (video backend {lr.ready['video_backend']}, its own venv) {s['lerobot_samples_per_s']:.0f} samples/s "
-        f"({s['lerobot_samples_per_cpu_s']:.0f} per CPU-second); vlaforge {s['vlaforge_samples_per_s']:.0f} "
+        f"LeRobot {lr.ready['lerobot']} (its own venv) with its default video backend {lr.ready['video_backend']} "
+        f"{s['lerobot_samples_per_s']:.0f} samples/s ({s['lerobot_samples_per_cpu_s']:.0f} per CPU-second)"
+        + (f", with pyav {s['lerobot_pyav_samples_per_s']:.0f} ({s['lerobot_pyav_samples_per_cpu_s']:.0f})" if "lerobot_pyav_samples_per_s" in s else "")
+        + f"; vlaforge {s['vlaforge_samples_per_s']:.0f} "
         f"({s['vlaforge_samples_per_cpu_s']:.0f} per CPU-second, {threads} decode threads using {s['vlaforge_own_cores']:.2f} cores): "
-        f"{f('x_lerobot_wall'):.1f}x by wall (rounds {s['x_lerobot_wall'][0]:.1f}-{s['x_lerobot_wall'][2]:.1f}), "
+        f"{f('x_lerobot_wall'):.1f}x LeRobot's faster backend by wall (rounds {s['x_lerobot_wall'][0]:.1f}-{s['x_lerobot_wall'][2]:.1f}), "
         f"{f('x_lerobot_cpu'):.1f}x by CPU time. Against the PyAV decode-only limit (seek + decode per frame, serial: "
         f"{s['decode_only_samples_per_s']:.0f} samples/s, {s['decode_only_samples_per_cpu_s']:.0f} per CPU-second): "
         f"{f('of_decode_limit_wall'):.0%} by wall, {f('of_decode_limit_cpu'):.0%} by CPU time; on 1 thread vlaforge's loader is "

@@ -71,3 +71,20 @@ def test_timestamp_without_a_frame_is_a_clear_error(sample_dataset):
     path = ds.video_path(0, ds.camera_keys[0])
     with pytest.raises(DatasetError, match="no frame within"):
         FramePool(1).decode(path, [1e6], ds.fps, fallback=decode_at)
+
+
+def test_dataloader_workers_forked_after_threaded_decoding_finish(sample_dataset):
+    # A worker forked while decode threads were alive hung; the pool now stops its threads before a fork.
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, torch\n"
+        "from vlaforge.data.loader import TrainingDataset, make_dataloader\n"
+        "td = TrainingDataset(sys.argv[1], n_obs=1, chunk=4, cache=False, decode_threads=2)\n"
+        "for w in (0, 2):\n"
+        "    print(w, sum(len(b['task']) for b in make_dataloader(td, batch_size=8, num_workers=w)), flush=True)\n"
+    )
+    p = subprocess.run([sys.executable, "-c", script, str(sample_dataset)], capture_output=True, text=True, timeout=120, start_new_session=True)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert [line.split()[0] for line in p.stdout.split("\n") if line] == ["0", "2"]

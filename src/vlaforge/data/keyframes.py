@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -23,6 +24,8 @@ import numpy as np
 from vlaforge.errors import DatasetError
 
 MAX_INDEXED_BYTES = 512 * 2**20  # per process: packet bytes kept in memory over all indexed files
+_INHERITED: list[dict[str, Any]] = []  # a parent's pool state seen after fork (see FramePool._reset)
+_POOLS: "weakref.WeakSet[FramePool]" = weakref.WeakSet()  # pools whose threads stop before a fork
 
 
 class PacketIndex:
@@ -135,13 +138,27 @@ class FramePool:
         return {"threads": self.threads, "_pid": -1}  # threads, locks and decoders are rebuilt where it lands
 
     def _reset(self) -> None:
-        # After a fork (DataLoader workers) the parent's threads and decoders are not ours to use.
+        # After a fork (DataLoader workers) the parent's threads and decoders are not ours to use, nor to free:
+        # freeing an inherited FFmpeg codec context in a forked child hung the worker, so they are kept, unused.
+        forked = self._pid != -1
+        if forked:
+            _INHERITED.append(dict(self.__dict__))
         self._pid = os.getpid()
         self._lock = threading.Lock()
         self._indexes: dict[tuple[str, int, int], PacketIndex | None] = {}
         self._bytes = 0
         self._local = threading.local()
-        self._executor = ThreadPoolExecutor(self.threads, thread_name_prefix="vlaforge-decode") if self.threads > 1 else None
+        # In a DataLoader worker the workers are the parallelism: decode serially there.
+        self._serial = self.threads == 1 or forked or _in_dataloader_worker()
+        self._executor: ThreadPoolExecutor | None = None
+        _POOLS.add(self)
+
+    def _stop_threads(self) -> None:
+        """Before a fork: a child forked while decode threads were alive hung, so stop them (restarted on next use)."""
+        ex = getattr(self, "_executor", None)
+        if ex is not None and self._pid == os.getpid():
+            ex.shutdown(wait=True)
+            self._executor = None
 
     def index(self, path: Path) -> PacketIndex | None:
         """The file's PacketIndex, built on first use; None when it cannot seek by keyframe or the memory budget is spent."""
@@ -188,9 +205,18 @@ class FramePool:
         """decode() for each (path, timestamps) job, on the pool's threads; results in job order."""
         if self._pid != os.getpid():
             self._reset()
-        if self._executor is None or len(jobs) < 2:
+        if self._serial or len(jobs) < 2:
             return [self.decode(p, ts, fps, fallback) for p, ts in jobs]
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(self.threads, thread_name_prefix="vlaforge-decode")
         return list(self._executor.map(lambda job: self.decode(job[0], job[1], fps, fallback), jobs))
+
+
+def _in_dataloader_worker() -> bool:
+    import sys
+
+    torch = sys.modules.get("torch")  # only a process that imported torch can be a DataLoader worker
+    return torch is not None and torch.utils.data.get_worker_info() is not None
 
 
 def default_threads() -> int:
@@ -202,3 +228,6 @@ def describe(pool: FramePool) -> dict[str, Any]:
     """What the pool holds (for logs and benchmarks)."""
     ixs = [i for i in getattr(pool, "_indexes", {}).values() if i is not None]
     return {"threads": pool.threads, "files_indexed": len(ixs), "bytes": sum(i.nbytes for i in ixs)}
+
+
+os.register_at_fork(before=lambda: [p._stop_threads() for p in list(_POOLS)])
