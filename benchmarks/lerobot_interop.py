@@ -4,7 +4,8 @@ Runs under a Python that has LeRobot installed (not vlaforge's venv); vlaforge i
 subprocesses of its own interpreter and its answers come back as .npz files, so the two never share
 a process. Prints JSON and writes benchmarks/results/lerobot_interop.json.
 
-    /work/lerobot-venv/bin/python benchmarks/lerobot_interop.py [--vlaforge-python .venv/bin/python]
+    bash benchmarks/lerobot_env.sh    # LeRobot 0.6.1 in ~/.cache/vlaforge/lerobot-0.6.1
+    ~/.cache/vlaforge/lerobot-0.6.1/bin/python benchmarks/lerobot_interop.py [--vlaforge-python .venv/bin/python]
 
 Checks, for `vlaforge data sample` (lossy h264 yuv444p, and --lossless):
   * LeRobotDataset(repo_id, root) opens it; counts, fps, tasks, features agree;
@@ -19,8 +20,9 @@ Checks, for `vlaforge data sample` (lossy h264 yuv444p, and --lossless):
     vlaforge reading + checking what they wrote.
 And the other direction on the LeRobot-written fixtures in tests/data/fixtures/.
 
-Environment (LeRobot 0.4.4 beside torch 2.14.1, torchcodec with Debian's FFmpeg 5.1 libraries):
-see the docstring of tests/data/fixtures/make_lerobot_fixtures.py.
+Environment: benchmarks/lerobot_env.sh (LeRobot 0.6.1, torch 2.11, Python 3.12; torchcodec's FFmpeg libraries
+may be absent, then LeRobot's pyav backend is used and recorded). The fixtures were written by LeRobot 0.4.4:
+see tests/data/fixtures/make_lerobot_fixtures.py.
 """
 
 from __future__ import annotations
@@ -144,7 +146,7 @@ def lerobot_read(root: Path, repo_id: str, backend: str | None) -> dict[str, Any
         "len": len(ds),
         "total_episodes": ds.meta.total_episodes,
         "fps": ds.fps,
-        "video_backend": ds.video_backend,
+        "video_backend": getattr(ds, "video_backend", None) or getattr(ds, "_video_backend", None),  # 0.6 made it private
         "tasks": list(ds.meta.tasks.index),
         "camera_keys": cams,
         "stats_shapes": {k: {s: list(np.asarray(v).shape) for s, v in st.items()} for k, st in ds.meta.stats.items()},
@@ -330,7 +332,8 @@ def main() -> None:
             result["lerobot_tools_on_vlaforge"] = lerobot_tools(work / "vf_sample", vf_python, work)
         except Exception as e:  # noqa: BLE001
             result["lerobot_tools_on_vlaforge"] = {"ok": False, **err(e)}
-        result["vlaforge_reads_lerobot_fixtures"] = fixtures_direction(vf_python, work, "torchcodec")
+        backend = next((b for b in ["torchcodec", "pyav"] if "error" not in result["vf_sample"][b]), "pyav")
+        result["vlaforge_reads_lerobot_fixtures"] = fixtures_direction(vf_python, work, backend)
 
     text = json.dumps(result, indent=2, default=str)
     print(text)

@@ -53,3 +53,27 @@ def test_failed_parity_removes_the_export(ds, tmp_path):
     with pytest.raises(VlaforgeError, match="parity failed"):
         export_onnx(ck, tmp_path / "bad.onnx", int8=True, samples=4, tolerance=1e-9)
     assert not (tmp_path / "bad.onnx").exists() and not (tmp_path / "bad.onnx.json").exists()
+
+
+def test_predict_batch_is_one_session_call_equal_to_single_calls(ds, tmp_path):
+    ck = build_policy(PolicyConfig(head="flow", **TINY), ds, verbose=False).save(tmp_path / "ck")
+    meta = export_onnx(ck, tmp_path / "p.onnx", samples=4)
+    assert meta["batch"] == "dynamic" and meta["parity"]["batched"]
+    batched, single = OnnxPolicy(tmp_path / "p.onnx", threads=1, seed=3), OnnxPolicy(tmp_path / "p.onnx", threads=1, seed=3)
+    assert batched.dynamic_batch
+    calls = []
+    run = batched.session.run
+
+    class Counting:
+        def run(self, *a, **k):
+            calls.append(1)
+            return run(*a, **k)
+
+    batched.session = Counting()
+    items = [ds[i] for i in (1, 7, 15)]
+    obs = [{k: it[k] for k in ("observation.images.front", "observation.images.wrist", "observation.state")} for it in items]
+    instr = [items[0]["task"], "a wording it never saw", items[2]["task"]]
+    got = batched.predict_batch(obs, instr)
+    assert got.shape == (3, 8, 4) and len(calls) == 1
+    want = np.stack([single.predict_chunk(o, i) for o, i in zip(obs, instr)])  # same seed: same noise, in request order
+    np.testing.assert_allclose(got, want, atol=1e-5)

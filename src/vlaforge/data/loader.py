@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from vlaforge.data.features import is_label
+from vlaforge.data.keyframes import FramePool, default_threads
 from vlaforge.data.reader import LeRobotDataset, open_dataset
 from vlaforge.data.video import decode_at
 from vlaforge.errors import DatasetError
@@ -54,6 +55,7 @@ class TrainingDataset(torch.utils.data.Dataset):
         cache: bool = True,
         cache_root: Path | None = None,
         tolerance_s: float = 1e-4,
+        decode_threads: int | None = None,
     ):
         self.ds = dataset if isinstance(dataset, LeRobotDataset) else open_dataset(dataset)
         self.delta = delta_timestamps or default_delta_timestamps(self.ds, n_obs, chunk)
@@ -88,6 +90,8 @@ class TrainingDataset(torch.utils.data.Dataset):
             from vlaforge.data.cache import open_or_build
 
             self.cache = open_or_build(self.ds, cache_root)
+        # Cold path: packets in memory, seek by keyframe, cameras and samples decoded on a few threads.
+        self._pool = FramePool(decode_threads or default_threads()) if self.cache is None and self._cams else None
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -102,10 +106,12 @@ class TrainingDataset(torch.utils.data.Dataset):
         """A whole batch at once → dict of stacked tensors (B, ...) plus `task` as a list of strings."""
         pos = self.rows[np.asarray(indices, np.int64)]  # (B,)
         out: dict[str, Any] = {}
+        queries = {key: self._query(pos, key) for key in self.delta}
+        cold = self._cold_frames({k: queries[k][0] for k in self._cams}) if self._pool is not None else {}
         for key in self.delta:
-            rows, pad = self._query(pos, key)
+            rows, pad = queries[key]
             if key in self._cams:
-                out[key] = torch.from_numpy(self._frames(key, rows))  # (B, K, 3, H, W) uint8
+                out[key] = torch.from_numpy(cold[key] if key in cold else self._frames(key, rows))  # (B, K, 3, H, W) uint8
             else:
                 out[key] = torch.from_numpy(np.ascontiguousarray(self._cols[key][rows]))  # (B, K, D)
             out[f"{key}_is_pad"] = torch.from_numpy(pad)
@@ -121,17 +127,27 @@ class TrainingDataset(torch.utils.data.Dataset):
         return {k: (v[0] if k != "task" else v[0]) for k, v in batch.items()}
 
     def _frames(self, cam: str, rows: np.ndarray) -> np.ndarray:
-        if self.cache is not None:
-            return self.cache.frames(cam)[rows.reshape(-1)].reshape(rows.shape + self.cache.frames(cam).shape[1:])
-        # Cold path: decode from the mp4 files (seek + decode per query).
+        """Warm path: frames from the memmap cache → uint8 (B, K, 3, H, W)."""
+        return self.cache.frames(cam)[rows.reshape(-1)].reshape(rows.shape + self.cache.frames(cam).shape[1:])  # type: ignore[union-attr]
+
+    def _cold_frames(self, rows_by_cam: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Cold path: every camera of a batch decoded from the mp4 files in one go → {cam: uint8 (B, K, 3, H, W)}."""
         ds = self.ds
-        h, w, c = ds.features[cam].shape
-        out = np.empty(rows.shape + (c, h, w), np.uint8)
         ep_col, ts_col = ds.column("episode_index"), ds.column("timestamp")
-        for b in range(rows.shape[0]):
-            ep = int(ep_col[rows[b, 0]])
-            ts = [ds.video_from(ep, cam) + float(ts_col[r]) for r in rows[b]]
-            out[b] = decode_at(ds.video_path(ep, cam), ts, ds.fps).transpose(0, 3, 1, 2)
+        jobs, where = [], []
+        for cam, rows in rows_by_cam.items():
+            for b in range(rows.shape[0]):  # one job per sample and camera: all of a job's frames are in one file
+                ep = int(ep_col[rows[b, 0]])
+                start = ds.video_from(ep, cam)
+                jobs.append((ds.video_path(ep, cam), [start + float(ts_col[r]) for r in rows[b]]))
+                where.append((cam, b))
+        frames = self._pool.map(jobs, ds.fps, fallback=decode_at)  # type: ignore[union-attr]
+        out = {}
+        for cam, rows in rows_by_cam.items():
+            h, w, c = ds.features[cam].shape
+            out[cam] = np.empty(rows.shape + (c, h, w), np.uint8)
+        for (cam, b), f in zip(where, frames):
+            out[cam][b] = f.transpose(0, 3, 1, 2)
         return out
 
 

@@ -7,9 +7,10 @@ action dimension is printed, stored in the export's metadata, and the export fai
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -42,6 +43,42 @@ class ExportWrapper(nn.Module):
         if not p.head.draws_noise:
             a = a + 0 * noise.sum()  # keep the noise input in every graph for a uniform signature
         return p.normalizer.unaction(a)
+
+
+@contextlib.contextmanager
+def fixed_pools(module: nn.Module, example: tuple[torch.Tensor, ...]) -> Iterator[int]:
+    """While inside: each AdaptiveAvgPool2d swapped for the plain AvgPool2d it equals at the example's image size.
+
+    With a dynamic batch axis the tracer loses the spatial sizes after GroupNorm, and ONNX has no adaptive
+    pooling without them; camera images have fixed sizes, so the window is known. Yields how many were swapped;
+    the originals are back on exit, so parity is checked against the policy as trained."""
+    sizes: dict[str, tuple[int, int]] = {}
+
+    def seen(name: str) -> Any:
+        def hook(_: nn.Module, inputs: tuple[torch.Tensor, ...], __: torch.Tensor) -> None:  # None: output unchanged
+            sizes.setdefault(name, (int(inputs[0].shape[-2]), int(inputs[0].shape[-1])))
+        return hook
+
+    hooks = [m.register_forward_hook(seen(name)) for name, m in module.named_modules() if isinstance(m, nn.AdaptiveAvgPool2d)]
+    try:
+        with torch.no_grad():
+            module(*example)
+    finally:
+        for h in hooks:
+            h.remove()
+    swapped: list[tuple[nn.Module, str, nn.Module]] = []
+    try:
+        for name, (h, w) in sizes.items():
+            parent_name, _, attr = name.rpartition(".")
+            parent, pool = module.get_submodule(parent_name), module.get_submodule(name)
+            oh, ow = (pool.output_size, pool.output_size) if isinstance(pool.output_size, int) else pool.output_size
+            if oh and ow and h % oh == 0 and w % ow == 0:
+                setattr(parent, attr, nn.AvgPool2d((h // oh, w // ow)))
+                swapped.append((parent, attr, pool))
+        yield len(swapped)
+    finally:
+        for parent, attr, pool in swapped:
+            setattr(parent, attr, pool)
 
 
 def input_names(policy: Any) -> list[str]:
@@ -86,13 +123,15 @@ def export_onnx(run: str | Path, out: str | Path, int8: bool = False, dataset: s
     import warnings
 
     stage = _Stages(["export", *(["quantize"] if int8 else []), "parity"])
-    stage("export", f"tracing the policy to ONNX (opset 17, batch 1) -> {fp32}")
+    stage("export", f"tracing the policy to ONNX (opset 17, dynamic batch) -> {fp32}")
 
     logging.getLogger().setLevel(logging.ERROR)  # onnxruntime.quantization's pre-processing advice
-    with torch.no_grad(), warnings.catch_warnings():
+    with torch.no_grad(), warnings.catch_warnings(), fixed_pools(wrapper, example):
         warnings.simplefilter("ignore")  # tracer warnings about Python ints in shapes: shapes are static here
-        # Batch 1, static shapes: the fastest graph for a control loop (servers loop over a batch).
-        torch.onnx.export(wrapper, example, str(fp32), input_names=names, output_names=["action"], opset_version=17, dynamo=False)
+        # A dynamic batch axis: a control loop runs batch 1, the server one session call per batch.
+        batch_axis = {n: {0: "batch"} for n in [*names, "action"]}
+        torch.onnx.export(wrapper, example, str(fp32), input_names=names, output_names=["action"], opset_version=17, dynamo=False,
+                          dynamic_axes=batch_axis)
     if int8:
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -108,6 +147,10 @@ def export_onnx(run: str | Path, out: str | Path, int8: bool = False, dataset: s
             ref = wrapper(*inp).numpy()
             got = sess.run(None, {n: t.numpy() for n, t in zip(names, inp)})[0]
             errs.append(np.abs(ref - got).reshape(-1, policy.action_dim).max(axis=0))
+        inp = _example(policy, obs, langs, seed=len(obs))  # the whole set as one batch, as the server runs it
+        ref = wrapper(*inp).numpy()
+        got = sess.run(None, {n: t.numpy() for n, t in zip(names, inp)})[0]
+        errs.append(np.abs(ref - got).reshape(-1, policy.action_dim).max(axis=0))
     max_err = np.max(errs, axis=0)  # (A,)
     scale = np.maximum(np.asarray(policy.normalizer.action_max - policy.normalizer.action_min), 1e-6)
     rel = max_err / scale
@@ -118,13 +161,14 @@ def export_onnx(run: str | Path, out: str | Path, int8: bool = False, dataset: s
         "int8": int8,
         "head": policy.cfg.head,
         "inputs": names,
+        "batch": "dynamic",
         "spec": policy.spec,
         "chunk": policy.cfg.chunk,
         "action_dim": policy.action_dim,
         "n_action_steps": policy.cfg.n_action_steps,
         "tasks": tasks,
         "language_table": table.numpy().round(7).tolist(),
-        "parity": {"samples": len(obs), "max_abs_err_per_dim": max_err.tolist(), "max_rel_err_per_dim": rel.tolist(), "tolerance_rel": tol},
+        "parity": {"samples": len(obs), "batched": True, "max_abs_err_per_dim": max_err.tolist(), "max_rel_err_per_dim": rel.tolist(), "tolerance_rel": tol},
     }
     (out.parent / (out.name + ".json")).write_text(json.dumps(meta))
     names_a = policy.spec["features"]["action"].get("names") or [str(i) for i in range(policy.action_dim)]

@@ -31,6 +31,7 @@ class OnnxPolicy:
         except Exception as e:  # onnxruntime's own types (InvalidProtobuf, Fail, ...) share no public base
             raise CheckpointError(f"{path} is not a loadable ONNX model ({str(e).splitlines()[0][:200]}); export it again with `vlaforge export`") from None
         self.inputs = self.meta["inputs"]
+        self.dynamic_batch = not isinstance(self.session.get_inputs()[0].shape[0], int)  # older exports: batch 1
         self.cameras = self.inputs[:-3]
         self.chunk, self.action_dim = int(self.meta["chunk"]), int(self.meta["action_dim"])
         self.n_action_steps = int(self.meta.get("n_action_steps", 8))
@@ -63,12 +64,19 @@ class OnnxPolicy:
 
     def predict_chunk(self, obs: dict[str, np.ndarray], instruction: str) -> np.ndarray:
         """One raw observation → raw chunk (H, A)."""
-        feed = {c: np.ascontiguousarray(np.asarray(obs[c], np.uint8).transpose(2, 0, 1)[None]) for c in self.cameras}
-        feed["observation.state"] = np.asarray(obs["observation.state"], np.float32)[None]
-        feed["language"] = self._lang(instruction)[None]
-        feed["noise"] = self.rng.standard_normal((1, self.chunk, self.action_dim)).astype(np.float32)
-        return self.session.run(None, feed)[0][0]
+        return self._run([obs], [instruction])[0]
 
     def predict_batch(self, observations: list[dict[str, np.ndarray]], instructions: list[str]) -> np.ndarray:
-        """(B, H, A) for B observations (the graph has batch 1; this loops)."""
-        return np.stack([self.predict_chunk(o, i) for o, i in zip(observations, instructions)])
+        """(B, H, A) for B observations: one session call (exports before the dynamic batch axis loop)."""
+        if self.dynamic_batch or len(observations) == 1:
+            return self._run(observations, instructions)
+        return np.concatenate([self._run([o], [i]) for o, i in zip(observations, instructions)])
+
+    def _run(self, observations: list[dict[str, np.ndarray]], instructions: list[str]) -> np.ndarray:
+        """One session call on a stacked batch → (B, H, A); noise drawn in request order, as B single calls would."""
+        feed = {c: np.ascontiguousarray(np.stack([np.asarray(o[c], np.uint8) for o in observations]).transpose(0, 3, 1, 2))
+                for c in self.cameras}  # (B, 3, H, W)
+        feed["observation.state"] = np.stack([np.asarray(o["observation.state"], np.float32) for o in observations])  # (B, S)
+        feed["language"] = np.stack([self._lang(i) for i in instructions])  # (B, 1 + L, 384)
+        feed["noise"] = self.rng.standard_normal((len(observations), self.chunk, self.action_dim)).astype(np.float32)  # (B, H, A)
+        return self.session.run(None, feed)[0]

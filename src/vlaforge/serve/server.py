@@ -81,6 +81,8 @@ class Metrics:
             "latency_ms_buckets": {("+Inf" if b == float("inf") else str(b)): c for b, c in zip(LATENCY_BUCKETS_MS, self.buckets)},
             "latency_ms_mean": self.latency_sum_ms / self.requests if self.requests else None,
             "mean_batch_size": self.batched_items / self.batches if self.batches else None,
+            "batches": self.batches,
+            "batched_items": self.batched_items,
             "uptime_s": time.time() - self.started,
         }
 

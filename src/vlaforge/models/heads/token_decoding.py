@@ -67,13 +67,14 @@ class CachedDecoder:
     def run(self, ctx: torch.Tensor, bos: int, length: int, bias: torch.Tensor) -> torch.Tensor:
         """ctx (B, M, D) → token ids (B, length); `bias` (length, V) is added to each step's logits."""
         B, M, D = ctx.shape
+        M, D = int(M), int(D)  # fixed by the model; as Python ints an ONNX export keeps them static (layer_norm needs D) and B dynamic
         nh, hs = self.nh, D // self.nh
         steps = [(self._block_weights(b), self._fold_cross(b, ctx)) for b in self.blocks]
         pos = self.pos[:length].unbind(0)  # (D,) each: no indexing op inside the loop
         out_w, out_bias = self.out.weight.t().contiguous(), (self.out.bias + bias).unbind(0)  # (D, V), (V,) each
         lnf = (self.norm.weight, self.norm.bias, self.norm.eps)
         cache: list[torch.Tensor | None] = [None] * len(self.blocks)  # per block: keys and values (B, 2, nh, i, hs)
-        tok = torch.full((B,), bos, dtype=torch.long, device=ctx.device)  # (B,)
+        tok = torch.full_like(ctx[:, 0, 0], bos, dtype=torch.long)  # (B,); full_like keeps B dynamic in an ONNX export
         out = []
         for i in range(length):
             x = self.embed.index_select(0, tok) + pos[i]  # (B, D)
