@@ -11,7 +11,7 @@ import multiprocessing as mp
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -89,6 +89,28 @@ def _work(job: tuple) -> dict[str, Any]:
     return run_episode(*job)
 
 
+def write_parallel(w: Any, work: Callable[[tuple], dict[str, Any]], jobs: list[tuple], workers: int, names: list[str],
+                   only_success: bool, progress: bool, description: str) -> tuple[int, dict[str, list[int]]]:
+    """Run `work(job)` (a module-level function returning an episode) over `jobs` in `workers` spawned processes, one core
+    each, and add every kept episode to writer `w` → (episodes kept, {family or task: [successes, ran]})."""
+    kept, ran = 0, {n: [0, 0] for n in names}
+    with mp.get_context("spawn").Pool(min(workers, len(jobs)), initializer=_init_worker) as pool:
+        results = pool.imap(work, jobs)
+        if progress:
+            from rich.progress import track
+
+            results = track(results, total=len(jobs), description=description)
+        for ep in results:
+            counts = ran[ep["flags"]["family"]]
+            counts[1] += 1
+            counts[0] += ep["flags"]["success"]
+            if only_success and not ep["flags"]["success"]:
+                continue
+            w.add_episode(ep["data"], ep["task"], flags=ep["flags"], subtasks=ep.get("subtasks"))
+            kept += 1
+    return kept, ran
+
+
 def collect(out: str | Path, families: list[str], episodes: int, workers: int = 2, split: str = "seen",
             perturb: list[str] | None = None, image_size: int = 96, seed: int = 0, overwrite: bool = False,
             only_success: bool = True, progress: bool = True, one_each: bool = False, perturb_fraction: float = 1.0) -> dict[str, Any]:
@@ -120,25 +142,12 @@ def collect(out: str | Path, families: list[str], episodes: int, workers: int = 
         return (specs[j % len(specs)],) if one_each else specs
 
     jobs = [(f, seed + k, split, pick(k), image_size) for f in families for k in range(episodes)]
-    kept, ran = 0, {f: [0, 0] for f in families}
     t0 = time.perf_counter()
     with DatasetWriter.create(out, fps=FPS, features={**feature_spec(image_size), **label_spec()}, robot_type="vlaforge_tabletop", overwrite=overwrite) as w:
         w.set_lineage({"name": "sim collect", "families": families, "episodes": episodes, "split": split,
                        "perturb": list(specs), "one_each": one_each, "perturb_fraction": perturb_fraction, "seed": seed, "image_size": image_size}, parents=[])
-        with mp.get_context("spawn").Pool(min(workers, len(jobs)), initializer=_init_worker) as pool:
-            results = pool.imap(_work, jobs)
-            if progress:
-                from rich.progress import track
-
-                results = track(results, total=len(jobs), description=f"collecting {len(jobs)} expert episodes ({workers} workers)")
-            for ep in results:
-                fam = ep["flags"]["family"]
-                ran[fam][1] += 1
-                ran[fam][0] += ep["flags"]["success"]
-                if only_success and not ep["flags"]["success"]:
-                    continue
-                w.add_episode(ep["data"], ep["task"], flags=ep["flags"], subtasks=ep["subtasks"])
-                kept += 1
+        kept, ran = write_parallel(w, _work, jobs, workers, families, only_success, progress,
+                                   f"collecting {len(jobs)} expert episodes ({workers} workers)")
         if kept == 0:
             raise ConfigError("no episode succeeded, so nothing would be written; rerun with --keep-failures to keep them")
     secs = time.perf_counter() - t0

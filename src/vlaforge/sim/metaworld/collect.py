@@ -8,8 +8,6 @@ trained here meets the wording of LeRobot's `lerobot/metaworld_mt50`.
 
 from __future__ import annotations
 
-import multiprocessing as mp
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -55,12 +53,6 @@ def run_episode(task: str, seed: int, split: str = "seen", image_size: int = 96,
     return {"data": data, "task": info["instruction"], "flags": flags}
 
 
-def _init_worker() -> None:
-    os.environ.setdefault("MUJOCO_GL", "egl")
-    os.environ["LP_NUM_THREADS"] = "1"
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-
-
 def _work(job: tuple) -> dict[str, Any]:
     return run_episode(*job)
 
@@ -70,6 +62,7 @@ def collect(out: str | Path, tasks: list[str], episodes: int, workers: int = 2, 
             profile: str = "fast", suite: str = "") -> dict[str, Any]:
     """`episodes` per task (seeds seed, seed+1, ...) in `workers` processes, written atomically to `out`; returns a summary."""
     from vlaforge.data.writer import DatasetWriter
+    from vlaforge.sim.collect import write_parallel
     from vlaforge.sim.metaworld import require_metaworld
     from vlaforge.sim.metaworld.env import FPS, ROBOT_TYPE, SPLITS, feature_spec
     from vlaforge.sim.metaworld.render import get_profile
@@ -84,26 +77,13 @@ def collect(out: str | Path, tasks: list[str], episodes: int, workers: int = 2, 
         raise ConfigError(f"--episodes and --workers must be >= 1; got {episodes} and {workers}")
     get_profile(profile)
     jobs = [(t, seed + k, split, image_size, profile) for t in tasks for k in range(episodes)]
-    kept, ran = 0, {t: [0, 0] for t in tasks}
     t0 = time.perf_counter()
     with DatasetWriter.create(out, fps=FPS, features=feature_spec(image_size), robot_type=ROBOT_TYPE, overwrite=overwrite) as w:
         w.set_lineage({"name": "sim collect", "suite": suite or "metaworld", "tasks": tasks, "episodes": episodes, "split": split,
                        "seed": seed, "image_size": image_size, "render_profile": profile, "expert": "metaworld.policies",
                        "metaworld": _version()}, parents=[])
-        with mp.get_context("spawn").Pool(min(workers, len(jobs)), initializer=_init_worker) as pool:
-            results = pool.imap(_work, jobs)
-            if progress:
-                from rich.progress import track
-
-                results = track(results, total=len(jobs), description=f"collecting {len(jobs)} Meta-World expert episodes ({workers} workers)")
-            for ep in results:
-                task = ep["flags"]["family"]
-                ran[task][1] += 1
-                ran[task][0] += ep["flags"]["success"]
-                if only_success and not ep["flags"]["success"]:
-                    continue
-                w.add_episode(ep["data"], ep["task"], flags=ep["flags"])
-                kept += 1
+        kept, ran = write_parallel(w, _work, jobs, workers, tasks, only_success, progress,
+                                   f"collecting {len(jobs)} Meta-World expert episodes ({workers} workers)")
         if kept == 0:
             raise ConfigError("no expert episode succeeded, so nothing would be written; rerun with --keep-failures to keep them")
     secs = time.perf_counter() - t0
