@@ -81,11 +81,39 @@ def paraphrase(text: str, u: list[float], synonym_p: float, wrapper_p: float, sy
     return out
 
 
-@register("paraphrase")
-class Paraphrase(Augmentation):
-    """Reword the instruction: swap phrases for synonyms and wrap it ("please ...", "can you ...?")."""
+class Reword(Augmentation):
+    """Base of the text augmentations: each sample's instruction is rewritten from uniform draws seeded per sample (or,
+    with `params.variants` > 0, from one of that many fixed seeds per instruction). Subclasses implement `reword`."""
 
     kind = "text"
+
+    def check(self) -> None:
+        from vlaforge.errors import ConfigError
+
+        if self.params.variants < 0:
+            raise ConfigError(f"{self.name}.params.variants must be >= 0 (0 = unlimited), got {self.params.variants}")
+
+    def n_draws(self, text: str) -> int:
+        """How many uniform draws `reword` consumes for `text`."""
+        return 64
+
+    def reword(self, text: str, u: list[float]) -> str:
+        """`text` rewritten from the draws `u`."""
+        raise NotImplementedError
+
+    def sample(self, n: int, g: torch.Generator) -> dict[str, torch.Tensor]:
+        return {"seed": torch.randint(0, 2**31 - 1, (n,), generator=g)}
+
+    def apply(self, batch: AugBatch, idx: torch.Tensor, params: dict[str, torch.Tensor], g: torch.Generator) -> None:
+        for i, seed in zip(idx.tolist(), params["seed"].tolist()):
+            gen = torch.Generator().manual_seed(variant_seed(seed, batch.task[i], self.params.variants))
+            batch.task[i] = self.reword(batch.task[i], torch.rand(self.n_draws(batch.task[i]), generator=gen).tolist())
+
+
+@register("paraphrase")
+class Paraphrase(Reword):
+    """Reword the instruction: swap phrases for synonyms and wrap it ("please ...", "can you ...?")."""
+
     showcase = {"synonym_p": 1.0, "wrapper_p": 1.0}
 
     @dataclasses.dataclass(frozen=True)
@@ -105,8 +133,7 @@ class Paraphrase(Augmentation):
         for f in ("synonym_p", "wrapper_p"):
             if not 0.0 <= getattr(self.params, f) <= 1.0:
                 raise ConfigError(f"paraphrase.params.{f} must be in [0, 1], got {getattr(self.params, f)}")
-        if self.params.variants < 0:
-            raise ConfigError(f"paraphrase.params.variants must be >= 0 (0 = unlimited), got {self.params.variants}")
+        super().check()
         extra = {}
         for k, v in self.params.synonyms.items():
             alts = (v,) if isinstance(v, str) else tuple(v)
@@ -115,13 +142,8 @@ class Paraphrase(Augmentation):
             extra[k.lower()] = alts
         self.table = {**SYNONYMS, **extra}
 
-    def sample(self, n: int, g: torch.Generator) -> dict[str, torch.Tensor]:
-        return {"seed": torch.randint(0, 2**31 - 1, (n,), generator=g)}
-
-    def apply(self, batch: AugBatch, idx: torch.Tensor, params: dict[str, torch.Tensor], g: torch.Generator) -> None:
-        for i, seed in zip(idx.tolist(), params["seed"].tolist()):
-            u = torch.rand(64, generator=torch.Generator().manual_seed(variant_seed(seed, batch.task[i], self.params.variants))).tolist()
-            batch.task[i] = paraphrase(batch.task[i], u, self.params.synonym_p, self.params.wrapper_p, self.table)
+    def reword(self, text: str, u: list[float]) -> str:
+        return paraphrase(text, u, self.params.synonym_p, self.params.wrapper_p, self.table)
 
 
 def variant_seed(seed: int, text: str, variants: int) -> int:
@@ -140,10 +162,9 @@ def drop_words(text: str, u: list[float], p_word: float) -> str:
 
 
 @register("word_dropout")
-class WordDropout(Augmentation):
+class WordDropout(Reword):
     """Drop random words from the instruction, so no single word (a container's noun, a verb) carries the meaning alone."""
 
-    kind = "text"
     showcase = {"p_word": 0.4}
 
     @dataclasses.dataclass(frozen=True)
@@ -158,17 +179,13 @@ class WordDropout(Augmentation):
 
         if not 0.0 <= self.params.p_word < 1.0:
             raise ConfigError(f"word_dropout.params.p_word must be in [0, 1), got {self.params.p_word}")
-        if self.params.variants < 0:
-            raise ConfigError(f"word_dropout.params.variants must be >= 0 (0 = unlimited), got {self.params.variants}")
+        super().check()
 
-    def sample(self, n: int, g: torch.Generator) -> dict[str, torch.Tensor]:
-        return {"seed": torch.randint(0, 2**31 - 1, (n,), generator=g)}
+    def n_draws(self, text: str) -> int:
+        return len(text.split())
 
-    def apply(self, batch: AugBatch, idx: torch.Tensor, params: dict[str, torch.Tensor], g: torch.Generator) -> None:
-        for i, seed in zip(idx.tolist(), params["seed"].tolist()):
-            gen = torch.Generator().manual_seed(variant_seed(seed, batch.task[i], self.params.variants))
-            u = torch.rand(len(batch.task[i].split()), generator=gen).tolist()
-            batch.task[i] = drop_words(batch.task[i], u, self.params.p_word)
+    def reword(self, text: str, u: list[float]) -> str:
+        return drop_words(text, u, self.params.p_word)
 
 
 # Nouns a grounding module should not key on: containers, shapes and markers are told apart by their colors, so the
@@ -203,11 +220,10 @@ def swap_nouns(text: str, u: list[float], p_word: float) -> str:
 
 
 @register("noun_swap")
-class NounSwap(Augmentation):
+class NounSwap(Reword):
     """Put everyday nouns in place of container, shape and marker nouns ("the blue bin" → "the blue kettle"), so a policy
     finds things by their colors and the sentence, not by the training wording's nouns."""
 
-    kind = "text"
     showcase = {"p_word": 1.0}
 
     @dataclasses.dataclass(frozen=True)
@@ -222,13 +238,7 @@ class NounSwap(Augmentation):
 
         if not 0.0 <= self.params.p_word <= 1.0:
             raise ConfigError(f"noun_swap.params.p_word must be in [0, 1], got {self.params.p_word}")
-        if self.params.variants < 0:
-            raise ConfigError(f"noun_swap.params.variants must be >= 0 (0 = unlimited), got {self.params.variants}")
+        super().check()
 
-    def sample(self, n: int, g: torch.Generator) -> dict[str, torch.Tensor]:
-        return {"seed": torch.randint(0, 2**31 - 1, (n,), generator=g)}
-
-    def apply(self, batch: AugBatch, idx: torch.Tensor, params: dict[str, torch.Tensor], g: torch.Generator) -> None:
-        for i, seed in zip(idx.tolist(), params["seed"].tolist()):
-            u = torch.rand(64, generator=torch.Generator().manual_seed(variant_seed(seed, batch.task[i], self.params.variants))).tolist()
-            batch.task[i] = swap_nouns(batch.task[i], u, self.params.p_word)
+    def reword(self, text: str, u: list[float]) -> str:
+        return swap_nouns(text, u, self.params.p_word)
