@@ -15,14 +15,15 @@ import sys
 # command -> (module with `register(parser)`, one-line help). Add a line to add a command.
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("vlaforge.demo", "the whole loop on the built-in sim: collect, check, health, train, evaluate, report"),
-    "data": ("vlaforge.data.cli", "create, inspect, check, convert and edit LeRobot v3.0 datasets"),
+    "data": ("vlaforge.data.cli", "create, inspect, check, convert, import (robomimic/LIBERO HDF5, RLDS) and edit LeRobot v3.0 datasets"),
     "bench": ("vlaforge.serve.bench", "measure: `bench latency RUN` (PyTorch vs ONNX fp32 vs ONNX int8)"),
-    "engine": ("vlaforge.engine.cli", "data engine: `engine health` (what a policy would learn wrong), `engine augment` (time-consistent, action-aware)"),
-    "eval": ("vlaforge.eval.cli", "evaluate a checkpoint on the tabletop suite (splits, perturbations, intervals, report); compare two evals"),
+    "engine": ("vlaforge.engine.cli", "data engine: `engine health` (what a policy would learn wrong), `engine augment` (time-consistent, action-aware), "
+               "`engine annotate`/`review` (subtasks, suggested instructions), `engine loop` (active learning)"),
+    "eval": ("vlaforge.eval.cli", "evaluate a checkpoint on the tabletop or Meta-World suite (splits, perturbations, intervals, report); compare two evals"),
     "export": ("vlaforge.serve.export_cli", "export a policy to ONNX (fp32 or int8) with a parity check against PyTorch"),
     "pretrain": ("vlaforge.train.pretrain_cli", "stage-1 pretraining: `pretrain grounding` (find the named object and its goal in sim frames)"),
     "serve": ("vlaforge.serve.cli", "serve a policy over HTTP/WebSocket with auth, schema checks, rate limits, metrics"),
-    "sim": ("vlaforge.sim.cli", "built-in MuJoCo tabletop suite: collect expert demos, play rollouts"),
+    "sim": ("vlaforge.sim.cli", "built-in MuJoCo tabletop suite (and Meta-World with its extra): collect expert demos, play rollouts"),
     "train": ("vlaforge.train.cli", "train a VLA policy (flow, tokens or chunk head) on a dataset; resume; torchrun for DDP"),
     "ui": ("vlaforge.ui.cli", "review web app: browse and play episodes, fix instructions, subtasks, trims, flags; save new versions"),
 }
