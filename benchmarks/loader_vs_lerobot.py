@@ -57,8 +57,8 @@ def vlaforge_cold(td: TrainingDataset, order: list[int], batch: int, seconds: fl
     return rate(n, c)
 
 
-def decode_only(ds: Any, order: list[int], seconds: float) -> dict[str, Any]:
-    """PyAV alone: each sample's camera frames by seek + decode, one after another."""
+def _decode_each(ds: Any, order: list[int], seconds: float, decode: Any) -> dict[str, Any]:
+    """`decode(path, [timestamp], fps)` each sample's camera frames, one after another, for at most `seconds`."""
     ep_col, ts_col = ds.column("episode_index"), ds.column("timestamp")
     n = 0
     with Contention() as c:
@@ -66,30 +66,25 @@ def decode_only(ds: Any, order: list[int], seconds: float) -> dict[str, Any]:
         for r in order:
             ep = int(ep_col[r])
             for cam in ds.camera_keys:
-                decode_at(ds.video_path(ep, cam), [ds.video_from(ep, cam) + float(ts_col[r])], ds.fps)
+                decode(ds.video_path(ep, cam), [ds.video_from(ep, cam) + float(ts_col[r])], ds.fps)
             n += 1
             if time.perf_counter() - t0 > seconds:
                 break
     return rate(n, c)
+
+
+def decode_only(ds: Any, order: list[int], seconds: float) -> dict[str, Any]:
+    """PyAV alone: each sample's camera frames by seek + decode, one after another."""
+    return _decode_each(ds, order, seconds, decode_at)
 
 
 def decode_only_packets(ds: Any, order: list[int], seconds: float) -> dict[str, Any]:
     """vlaforge's own decoder alone (in-memory packets, seek by keyframe), one frame after another on one thread."""
     pool = FramePool(1)
-    ep_col, ts_col = ds.column("episode_index"), ds.column("timestamp")
+    decode = lambda path, ts, fps: pool.decode(path, ts, fps, fallback=decode_at)  # noqa: E731
     for cam in ds.camera_keys:  # index the files outside the window, as a loader has after its first batch
-        pool.decode(ds.video_path(0, cam), [ds.video_from(0, cam)], ds.fps, fallback=decode_at)
-    n = 0
-    with Contention() as c:
-        t0 = time.perf_counter()
-        for r in order:
-            ep = int(ep_col[r])
-            for cam in ds.camera_keys:
-                pool.decode(ds.video_path(ep, cam), [ds.video_from(ep, cam) + float(ts_col[r])], ds.fps, fallback=decode_at)
-            n += 1
-            if time.perf_counter() - t0 > seconds:
-                break
-    return rate(n, c)
+        decode(ds.video_path(0, cam), [ds.video_from(0, cam)], ds.fps)
+    return _decode_each(ds, order, seconds, decode)
 
 
 class LeRobotSide:
