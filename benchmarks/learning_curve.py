@@ -4,7 +4,9 @@
     python benchmarks/learning_curve.py --minutes 5,10 --demos 200 --demo-minutes 10 --episodes 50
     python benchmarks/learning_curve.py --minutes 5,10 --demos '' --with-demo outputs/quality   # + the demo's own 20-min point
 Each point trains the `vlaforge demo` policy and recipe from scratch for its budget (its own schedule), then evaluates
-it on the same fixed seeds. Contention (other work on the cores) is recorded per point.
+it on the same fixed seeds. Contention (other work on the cores) is recorded per point. A finished point is kept in
+`<out>/<point>/point.json` and reused when the policy head matches, so points can be measured by separate (even
+concurrent) runs and gathered by a last one; delete a point's folder to measure it again.
 """
 
 from __future__ import annotations
@@ -26,14 +28,22 @@ def point(data: Path, out: Path, minutes: float, episodes: int, workers: int) ->
     from vlaforge.train.config import TrainConfig
     from vlaforge.train.trainer import RunConfig, train
 
+    done = out / "point.json"
+    if done.exists():
+        kept = json.loads(done.read_text())
+        if kept.get("head") == PolicyConfig().head and kept.get("minutes") == minutes:
+            print(f"{out}: kept ({kept['rate']:.0%}, measured earlier)")
+            return kept
     with Contention() as c:
         run = train(RunConfig(str(data), PolicyConfig(), TrainConfig(steps=100_000, batch_size=64, budget_minutes=minutes, val_every=1000,
                                                                     save_every=100_000, augment="fixed_camera")), out / "run", progress=False)
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
     ev = evaluate({"checkpoint": run}, out / "eval", tasks=["pick_place"], splits="seen", episodes=episodes, workers=workers, progress=False)
     seen = ev["summary"]["by_split"]["seen"]
-    return {"minutes": minutes, "steps": rows[-1]["step"], "rate": seen["rate"], "ci95": seen["ci95"], "n": seen["n"],
-            "contention": c.record()}
+    result = {"minutes": minutes, "head": PolicyConfig().head, "steps": rows[-1]["step"],
+              "rate": seen["rate"], "ci95": seen["ci95"], "n": seen["n"], "contention": c.record()}
+    done.write_text(json.dumps(result, indent=2) + "\n")
+    return result
 
 
 def demo_point(demo: Path) -> dict:

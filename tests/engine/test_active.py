@@ -18,7 +18,7 @@ from vlaforge.engine.active.version import write_version
 from vlaforge.errors import ConfigError
 from vlaforge.models import PolicyConfig, build_policy
 
-TINY = dict(width=32, depth=1, head_depth=1, n_heads=2, chunk=8, image_tokens=4, flow_steps=2)
+TINY = dict(head="flow", width=32, depth=1, head_depth=1, n_heads=2, chunk=8, image_tokens=4, flow_steps=2)  # flow: its own uncertainty
 SIZE = 48  # the labelled_dataset fixture's image size
 
 
