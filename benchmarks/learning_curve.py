@@ -70,6 +70,7 @@ def main() -> None:
     ap.add_argument("--max-demos", type=int, default=800)
     ap.add_argument("--episodes", type=int, default=50, help="evaluation episodes (seen split)")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--note", default="", help="how the points were run, if not one at a time (e.g. two side by side)")
     ap.add_argument("--with-demo", type=Path, help="a finished `vlaforge demo --out` directory (default recipe, 800 demos): "
                     "its training is the minutes curve's point at its budget, and its data is the 800-demo set")
     args = ap.parse_args()
@@ -88,7 +89,9 @@ def main() -> None:
                   for m in (float(x) for x in args.minutes.split(",") if x)]
     if args.with_demo is not None:
         by_minutes = sorted(by_minutes + [demo_point(args.with_demo)], key=lambda p: p["minutes"])
-    by_demos = [{"demos": n, **point(data_for(n), args.out / f"demos{n}", args.demo_minutes, args.episodes, args.workers)}
+    same = {p["minutes"]: p for p in by_minutes}  # all demos at --demo-minutes is a point of the minutes curve: not trained twice
+    by_demos = [{"demos": n, **(same[args.demo_minutes] if n == args.max_demos and args.demo_minutes in same else
+                                point(data_for(n), args.out / f"demos{n}", args.demo_minutes, args.episodes, args.workers))}
                 for n in (int(x) for x in args.demos.split(",") if x)]
     fmt = lambda p: f"{p['rate']:.0%} {interval_text(p)}"  # noqa: E731
     doc = ("**Learning curve** (default policy and recipe, pick_place seen split, "
@@ -96,8 +99,8 @@ def main() -> None:
            + (f"vs minutes on {args.max_demos} demos: " + ", ".join(f"{p['minutes']:g} min ({p['steps']} steps) {fmt(p)}" for p in by_minutes) if by_minutes else "")
            + ("; " if by_minutes and by_demos else "")
            + (f"vs demos at {args.demo_minutes:g} min: " + ", ".join(f"{p['demos']} demos {fmt(p)}" for p in by_demos) if by_demos else "")
-           + ". Other work on the cores per point is in the JSON. `python benchmarks/learning_curve.py`")
-    save("learning_curve", {"by_minutes": by_minutes, "by_demos": by_demos, "demo_minutes": args.demo_minutes}, doc)
+           + (f". {args.note}" if args.note else "") + ". Other work on the cores per point is in the JSON. `python benchmarks/learning_curve.py`")
+    save("learning_curve", {"by_minutes": by_minutes, "by_demos": by_demos, "demo_minutes": args.demo_minutes, "note": args.note}, doc)
 
 
 if __name__ == "__main__":

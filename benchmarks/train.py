@@ -58,7 +58,7 @@ def main() -> None:
         ds = open_dataset(make_sample_dataset(Path(tmp) / "ds", episodes=10, length=60))
         td = TrainingDataset(ds, n_obs=1, chunk=16)
         models = {
-            "default (cnn + flow)": PolicyConfig(),
+            f"default (cnn + {PolicyConfig().head})": PolicyConfig(),
             "ACT-sized (cnn + chunk, width 512, 4+1 blocks)": PolicyConfig(head="chunk", width=512, depth=4, head_depth=1, n_heads=8),
         }
         res = {}
