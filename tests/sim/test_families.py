@@ -63,3 +63,26 @@ def test_episodes_are_unchanged(family):
 
 def test_reset_option_switches_family():
     assert digest("pick_place", "seen", 0, (), options={"family": "push"}) == PINNED["push"][0]
+
+
+@pytest.mark.parametrize("family", list(TASKS))
+def test_fields_fill_every_template(family):
+    import random
+    import string
+
+    from vlaforge.sim.tasks import get_family, sample_task
+
+    fam = get_family(family)
+    fields = fam.fields(sample_task(family, "seen", random.Random(0)))
+    for wording in ("train", "heldout", "val"):
+        for tpl in fam.templates[wording]:
+            assert {f for _, f, _, _ in string.Formatter().parse(tpl) if f} <= set(fields), (wording, tpl)
+
+
+def test_each_family_module_registers_its_own_name():
+    import pkgutil
+
+    import vlaforge.sim.families as pkg
+
+    modules = {m.name for m in pkgutil.iter_modules(pkg.__path__) if m.name != "base" and not m.name.startswith("_")}
+    assert modules == set(TASKS) and all(cls.__module__ == f"{pkg.__name__}.{name}" for name, cls in TASKS.items())
