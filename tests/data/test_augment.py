@@ -262,9 +262,9 @@ def test_noun_swap_keeps_colors_and_never_uses_an_unseen_template_word():
     import re
 
     from vlaforge.data.augment.language import FILLER_NOUNS, SWAP_NOUNS, swap_nouns
-    from vlaforge.sim.language import TEMPLATES
+    from vlaforge.sim.tasks import TASKS
 
-    unseen = {w for fam in TEMPLATES.values() for k in ("heldout", "val") for t in fam[k] for w in re.findall(r"[a-z]+", t)}
+    unseen = {w for fam in TASKS.values() for k in ("heldout", "val") for t in fam.templates[k] for w in re.findall(r"[a-z]+", t)}
     assert not unseen & set(FILLER_NOUNS), "a filler noun would leak unseen wording into training"
     assert not set(FILLER_NOUNS) & set(SWAP_NOUNS)
     out = swap_nouns("Put the red block in the blue bin", [0.0, 0.5] * 8, 1.0)

@@ -5,7 +5,7 @@ import random
 import pytest
 
 from tests.sim.conftest import rollout
-from vlaforge.sim import language, tasks
+from vlaforge.sim import tasks
 from vlaforge.sim.tasks import TASKS
 
 
@@ -39,15 +39,16 @@ def test_expert_labels_subtasks(family, envs):
 
 @pytest.mark.parametrize("family", list(TASKS))
 def test_unseen_wordings_never_appear_in_train_templates_or_each_other(family):
-    t = language.TEMPLATES[family]
+    fam = tasks.get_family(family)
+    t = fam.templates
     assert t["train"] and t["heldout"] and t["val"]
     assert not set(t["train"]) & set(t["heldout"]) and not set(t["train"]) & set(t["val"]) and not set(t["val"]) & set(t["heldout"])
     rng = random.Random(0)
     for seed in range(20):
         task = tasks.sample_task(family, "seen", random.Random(seed))
-        train = {tpl.format(**language.fields(task)) for tpl in t["train"]}
-        assert language.instruction(task, "heldout", rng) not in train
-        assert language.instruction(task, "val", rng) not in train
+        train = {tpl.format(**fam.fields(task)) for tpl in t["train"]}
+        assert fam.instruction(task, "heldout", rng) not in train
+        assert fam.instruction(task, "val", rng) not in train
 
 
 @pytest.mark.parametrize("family", list(TASKS))
@@ -63,6 +64,7 @@ def test_heldout_combos_only_in_their_split(family):
 def test_split_option_changes_wording(envs, split, wording):
     env = envs("pick_place", split=split, render=False)
     _, info = env.reset(seed=0)
-    phrased = {tpl.format(**language.fields(info["task"])) for tpl in language.TEMPLATES["pick_place"][wording]}
+    fam = tasks.get_family("pick_place")
+    phrased = {tpl.format(**fam.fields(info["task"])) for tpl in fam.templates[wording]}
     assert info["instruction"] in phrased
     assert not TASKS["pick_place"]().is_heldout(info["task"])  # wording splits keep seen combinations

@@ -20,11 +20,11 @@ import numpy as np
 
 from vlaforge.errors import ConfigError, VlaforgeError
 from vlaforge.sim import language, tasks
-from vlaforge.sim.scene import BIN_COLORS, BIN_HALF, COLORS, HALF, N_OBJECTS, SHAPES, scene_xml
+from vlaforge.sim.families import TaskFamily
+from vlaforge.sim.scene import BIN_COLORS, COLORS, HALF, MAX_DELTA, N_OBJECTS, SHAPES, scene_xml
 
 FPS = 10
 SUBSTEPS = 10  # 10 x 10 ms physics per 100 ms control step
-MAX_DELTA = 0.02
 HAND_Z0 = 0.25  # hand body origin height at joint zero
 PAD_DROP = 0.035  # pads' centre below the hand origin
 STATE_NAMES = ("x", "y", "z", "gripper_opening")
@@ -43,19 +43,6 @@ def feature_spec(image_size: int = 96) -> dict[str, Any]:
     cams = {f"observation.images.{c}": Feature("video", (image_size, image_size, 3), ("height", "width", "channels")) for c in CAMERAS}
     return {**cams, "observation.state": Feature("float32", (len(STATE_NAMES),), STATE_NAMES),
             "action": Feature("float32", (len(ACTION_NAMES),), ACTION_NAMES)}
-
-
-def _corridor(obj_xy: np.ndarray, marker_xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Segment swept by a push: from 7 cm behind the object to 2 cm past the marker."""
-    u = (marker_xy - obj_xy) / max(float(np.linalg.norm(marker_xy - obj_xy)), 1e-6)
-    return obj_xy - 0.07 * u, marker_xy + 0.02 * u
-
-
-def _seg_dist(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
-    """Distance from point p to segment a-b (2D)."""
-    ab = b - a
-    t = float(np.clip((p - a) @ ab / max(float(ab @ ab), 1e-12), 0.0, 1.0))
-    return float(np.linalg.norm(p - (a + t * ab)))
 
 
 def _close_env(ref: "weakref.ref[TabletopEnv]") -> None:
@@ -116,6 +103,11 @@ class TabletopEnv(gym.Env):
         """Dataset features this env produces (names, shapes, dtypes); see `feature_spec`."""
         return feature_spec(self.image_size)
 
+    @property
+    def task_family(self) -> TaskFamily:
+        """The current family (`self.family`): its goal test, layout, expert plan and perturbation targets."""
+        return tasks.get_family(self.family)
+
     def set_subtask(self, text: str) -> None:
         """Label the current step (experts call this; `info["subtask"]` reports it)."""
         self.subtask = text
@@ -151,32 +143,20 @@ class TabletopEnv(gym.Env):
         return bool(np.isin(self._pad_ids, with_obj).all())
 
     def place_goal(self, target: dict[str, Any]) -> np.ndarray:
-        """Where an object must end up for `target` (centre position)."""
-        if target["kind"] == "bin":
-            p = self.bin_pos(target["color"])
-            return np.array([p[0], p[1], HALF + 0.002])
-        if target["kind"] == "marker":
-            p = self.target_pos()
-            return np.array([p[0], p[1], HALF])
-        p = self.obj_pos(target["object"])
-        return np.array([p[0], p[1], p[2] + 2 * HALF])
+        """Where an object must end up for `target` (centre position), as the task's family defines it."""
+        return self.task_family.goal(self, target)
 
     def at_goal(self, i: int, target: dict[str, Any]) -> bool:
-        """Object i rests where `target` wants it (not counting release)."""
-        p, g = self.obj_pos(i), self.place_goal(target)
-        if target["kind"] == "bin":
-            return abs(p[0] - g[0]) < BIN_HALF - 0.01 and abs(p[1] - g[1]) < BIN_HALF - 0.01 and p[2] < 0.05
-        if target["kind"] == "marker":
-            return np.linalg.norm(p[:2] - g[:2]) < 0.035 and p[2] < HALF + 0.01
-        return np.linalg.norm(p[:2] - g[:2]) < 0.02 and abs(p[2] - g[2]) < 0.01
+        """Object i rests where `target` wants it (not counting release), as the task's family tests it."""
+        return self.task_family.at_goal(self, i, target)
 
     def settled(self, i: int) -> bool:
         """Object i moved less than 2 mm during the last control step (robust to contact jitter)."""
         return float(np.linalg.norm(self.obj_pos(i) - self._prev_obj[i])) < 0.002
 
     def check_success(self) -> bool:
-        """Every move of the task done, objects resting and released."""
-        return all(self.at_goal(i, t) and self.settled(i) and not self.grasped(i) for i, t in tasks.steps_of(self.task))
+        """The task's family says the task is done (every move done, objects resting and released)."""
+        return self.task_family.success(self)
 
     # ------------------------------------------------------------------ snapshots (planning, oracles)
     def get_state(self) -> dict[str, Any]:
@@ -229,7 +209,7 @@ class TabletopEnv(gym.Env):
         m.vis.headlight.diffuse[:] = self._head0
         self.task = tasks.sample_task(self.family, split, self.rng)
         wording = language.WORDING_OF_SPLIT.get(split, "train")
-        phrased = language.instruction(self.task, wording, self.rng)  # always drawn, so overrides keep the rng stream
+        phrased = self.task_family.instruction(self.task, wording, self.rng)  # always drawn, so overrides keep the rng stream
         text = options.get("instruction")
         if text is not None and (not isinstance(text, str) or not text.strip()):
             raise ConfigError(f"options['instruction'] must be a non-empty string; got {text!r}")
@@ -256,49 +236,12 @@ class TabletopEnv(gym.Env):
             d.mocap_pos[self._mocap[f"bin_{c}"]] = [s * rng.uniform(0.13, 0.2), rng.uniform(0.08, 0.14), 0.0]
         d.mocap_pos[self._mocap["distractor"]] = [0.6, 0.6, -0.3]
         d.mocap_pos[self._mocap["target"]] = [0.6, -0.6, -0.3]
-        objs = self.task["objects"]
-        # Push: the subject and its marker first, then keep the other objects out of the push corridor.
-        order = list(range(N_OBJECTS))
-        corridor: tuple[np.ndarray, np.ndarray] | None = None
-        if self.family == "push":
-            i = self.task["subject"][0]
-            order = [i] + [k for k in order if k != i]
-        placed: dict[int, np.ndarray] = {}
-        for i in order:
-            for _ in range(500):
-                xy = np.array([rng.uniform(-0.2, 0.2), rng.uniform(-0.17, -0.03)])
-                clear = all(np.linalg.norm(xy - q) > 0.075 for q in placed.values())
-                if clear and (corridor is None or _seg_dist(xy, *corridor) > 0.07):
-                    break
-            placed[i] = xy
-            if self.family == "push" and corridor is None:
-                corridor = self._place_marker(xy)
-        for i, o in enumerate(objs):
+        placed = self.task_family.place_objects(self, rng)  # (2,) per object; may place the push marker too
+        for i, o in enumerate(self.task["objects"]):
             self._obj_q[i], self._obj_dof[i], self._obj_geom[i] = self._slots[(i, o["shape"])]
             a = self._obj_q[i]
             d.qpos[a : a + 7] = [placed[i][0], placed[i][1], HALF + 0.001, 1, 0, 0, 0]
             self.model.geom_rgba[self._obj_geom[i]] = [*COLORS[o["color"]], 1.0]
-
-    def _place_marker(self, obj_xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Put the push marker 8-15 cm from the object; return the push corridor (start, end)."""
-        for _ in range(500):
-            xy = np.array([self.rng.uniform(-0.18, 0.18), self.rng.uniform(-0.15, -0.02)])
-            if 0.08 < np.linalg.norm(xy - obj_xy) < 0.15 and self.push_layout_ok(obj_xy, xy, others=[]):
-                break
-        self.data.mocap_pos[self._mocap["target"]] = [xy[0], xy[1], 0.0]
-        return _corridor(obj_xy, xy)
-
-    def push_layout_ok(self, obj_xy: np.ndarray, marker_xy: np.ndarray, exclude: tuple[int, ...] = (),
-                       others: list[np.ndarray] | None = None, extra: list[np.ndarray] = ()) -> bool:
-        """A push from obj_xy to marker_xy can start behind the object (on the table, clear of the
-        bins) and its corridor is clear of the other objects (all but `exclude`, or `others`) and `extra`."""
-        start, end = _corridor(obj_xy, marker_xy)
-        if not (abs(start[0]) < 0.25 and -0.22 < start[1] < -0.03):
-            return False
-        if others is None:
-            subj = set(self.task["subject"]) if self.family == "push" else set()
-            others = [self.obj_pos(k)[:2] for k in range(N_OBJECTS) if k not in exclude and k not in subj]
-        return all(_seg_dist(q, start, end) > 0.07 for q in [*others, *extra])
 
     def _apply_ctrl(self) -> None:
         lo = self.model.actuator_ctrlrange

@@ -91,8 +91,8 @@ class Perturbation:
         """Keep an effect going after firing (used by grasp slip)."""
 
 
-def _free_spot(env: Any, rng: random.Random, near: np.ndarray | None = None, exclude: tuple[int, ...] = (),
-               radius: tuple[float, float] = (0.04, 0.06), ok: Any = None) -> np.ndarray | None:
+def free_spot(env: Any, rng: random.Random, near: np.ndarray | None = None, exclude: tuple[int, ...] = (),
+              radius: tuple[float, float] = (0.04, 0.06), ok: Any = None) -> np.ndarray | None:
     """A table spot >= 8 cm from other objects and clear of the bins (within `radius` of `near` if given)."""
     others = [env.obj_pos(i)[:2] for i in range(len(env.task["objects"])) if i not in exclude]
     for _ in range(300):
@@ -107,7 +107,8 @@ def _free_spot(env: Any, rng: random.Random, near: np.ndarray | None = None, exc
     return None
 
 
-def _teleport(env: Any, i: int, xy: np.ndarray) -> None:
+def teleport(env: Any, i: int, xy: np.ndarray) -> None:
+    """Put object i at table spot `xy` (2,), at rest."""
     a, v = env._obj_q[i], env._obj_dof[i]
     env.data.qpos[a : a + 2] = xy
     env.data.qvel[v : v + 6] = 0
@@ -125,61 +126,30 @@ class MoveObject(Perturbation):
 
     def apply(self, env: Any) -> str:
         i = env.task["subject"][0]
-        p = env.obj_pos(i)
-        ok = (lambda xy: env.push_layout_ok(xy, env.target_pos()[:2], exclude=(i,))) if env.family == "push" else None
-        xy = _free_spot(env, self.rng, near=p, exclude=(i,), ok=ok)
+        p, family = env.obj_pos(i), env.task_family
+        xy = free_spot(env, self.rng, near=p, exclude=(i,), ok=lambda xy: family.subject_spot_ok(env, i, xy))
         if xy is None:
             return "no free spot; object left in place"
-        _teleport(env, i, xy)
+        teleport(env, i, xy)
         return f"object {i} moved {np.linalg.norm(xy - p[:2]) * 100:.1f} cm"
 
 
 @register_perturbation("move_bin")
 class MoveBin(Perturbation):
-    """Shift the goal region ~5 cm once the object is grasped: the bin (or push marker, or stack base)."""
+    """Shift the goal region ~5 cm once the object is grasped: the bin, push marker or stack base (`TaskFamily.shift_goal`)."""
 
     trigger = "after_grasp"
 
     def applies(self, env: Any) -> bool:
-        return env.task["target"]["kind"] in ("bin", "object") or self.trigger_spec != "after_grasp"
+        return env.task_family.grasps or self.trigger_spec != "after_grasp"
 
     def reset(self, env: Any, rng: random.Random) -> None:
         super().reset(env, rng)
-        if env.family == "push" and self.trigger_spec == "after_grasp":  # nothing is grasped when pushing
+        if not env.task_family.grasps and self.trigger_spec == "after_grasp":  # nothing is grasped when pushing
             self.trigger_spec = "schedule"
 
     def apply(self, env: Any) -> str:
-        target = env.task["target"]
-        if target["kind"] == "object":
-            j = target["object"]
-            p = env.obj_pos(j)
-            xy = _free_spot(env, self.rng, near=p, exclude=(j,), radius=(0.045, 0.055))
-            if xy is None:
-                return "no free spot; base left in place"
-            _teleport(env, j, xy)
-            return f"base object {j} moved {np.linalg.norm(xy - p[:2]) * 100:.1f} cm"
-        if target["kind"] == "marker":
-            k = env._mocap["target"]
-            i = env.task["subject"][0]
-            obj = env.obj_pos(i)[:2]
-            for _ in range(100):
-                ang = self.rng.uniform(0, 2 * np.pi)
-                new = env.data.mocap_pos[k][:2] + 0.05 * np.array([np.cos(ang), np.sin(ang)])
-                if -0.2 < new[0] < 0.2 and -0.17 < new[1] < -0.02 and np.linalg.norm(new - obj) > 0.05 and env.push_layout_ok(obj, new, exclude=(i,)):
-                    env.data.mocap_pos[k][:2] = new
-                    return f"push marker moved to ({new[0]:.2f}, {new[1]:.2f})"
-            return "no free spot; marker left in place"
-        c = target["color"]
-        k = env._mocap[f"bin_{c}"]
-        other = [env.bin_pos(b)[:2] for b in env.bin_colors if b != c]
-        for _ in range(100):
-            ang = self.rng.uniform(0, 2 * np.pi)
-            new = env.data.mocap_pos[k][:2] + 0.05 * np.array([np.cos(ang), np.sin(ang)])
-            if -0.22 < new[0] < 0.22 and 0.075 < new[1] < 0.17 and all(np.abs(new - o).max() > 0.15 for o in other):
-                env.data.mocap_pos[k][:2] = new
-                return f"{c} bin moved to ({new[0]:.2f}, {new[1]:.2f})"
-        return "no free spot; bin left in place"
-
+        return env.task_family.shift_goal(env, self.rng)
 
 @register_perturbation("grasp_slip")
 class GraspSlip(Perturbation):
@@ -188,7 +158,7 @@ class GraspSlip(Perturbation):
     trigger = "after_grasp"
 
     def applies(self, env: Any) -> bool:
-        return env.family != "push"
+        return env.task_family.grasps
 
     def apply(self, env: Any) -> str:
         self.open_for = 3
@@ -237,11 +207,8 @@ class Distractor(Perturbation):
     """Put an extra purple block on the table, clear of the task's objects and path."""
 
     def apply(self, env: Any) -> str:
-        ok = None
-        if env.family == "push":
-            i = env.task["subject"][0]
-            ok = lambda xy: env.push_layout_ok(env.obj_pos(i)[:2], env.target_pos()[:2], extra=[xy])  # noqa: E731
-        xy = _free_spot(env, self.rng, ok=ok)
+        family = env.task_family
+        xy = free_spot(env, self.rng, ok=lambda xy: family.distractor_spot_ok(env, xy))
         if xy is None:
             return "no free spot; no distractor"
         env.data.mocap_pos[env._mocap["distractor"]] = [xy[0], xy[1], 0.018]

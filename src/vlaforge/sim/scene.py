@@ -20,6 +20,7 @@ TIMESTEP = 0.01  # s; 10 physics steps per 10 Hz control step
 HALF = 0.02  # object half size (m)
 BIN_HALF = 0.06  # bin inner half width (m)
 WORKSPACE = ((-0.25, 0.25), (-0.2, 0.2))  # x, y ranges on the table
+MAX_DELTA = 0.02  # m: the largest end-effector target move one control step can ask for, per axis
 
 
 def _object(i: int) -> str:
