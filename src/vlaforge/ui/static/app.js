@@ -162,6 +162,9 @@ function filtered() {
   });
 }
 
+// titles carry names read from the dataset's files (queue ids, suggestion kinds): never markup
+const escapeAttr = (x) => String(x).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
 // pending suggestions this tab has not decided yet
 const needsReview = (e) => e.pending.some((k) => !decision(e.index, k));
 
@@ -183,7 +186,7 @@ function renderList() {
       itemOf(e.index) ? ["queue", "Q", `review queue ${itemOf(e.index).id}: ${itemState(itemOf(e.index))}`] : null,
     ].filter(Boolean);
     li.innerHTML = `<span class="idx">#${e.index}</span> <span class="len">${e.length} f</span> ` +
-      badges.map(([c, t, title]) => `<span class="badge ${c}" title="${title}">${t}</span>`).join("");
+      badges.map(([c, t, title]) => `<span class="badge ${c}" title="${escapeAttr(title)}">${t}</span>`).join("");
     const task = document.createElement("div");
     task.className = "task";
     task.textContent = ed.instruction || e.task;
