@@ -67,3 +67,36 @@ def files_under(folder: Path) -> dict[str, bytes]:
 def snapshot():
     """`snapshot(folder)` → {relative path: bytes} of its files, for "the request changed nothing" checks."""
     return files_under
+
+
+@pytest.fixture(scope="session")
+def queued_master(labelled_dataset, tmp_path_factory) -> Path:
+    """One round of `vlaforge engine loop` (tiny flow policy, real mining and expert corrections): its new version
+    holds the old episodes, the corrections, and meta/review_queue.json linking each mined moment to its correction."""
+    import torch
+
+    from vlaforge.data import open_dataset
+    from vlaforge.engine.active.cli import recipe
+    from vlaforge.engine.active.loop import LoopConfig, run_loop
+    from vlaforge.models import PolicyConfig, build_policy
+
+    base = tmp_path_factory.mktemp("queued")
+    torch.manual_seed(0)
+    policy = build_policy(PolicyConfig(head="flow", width=32, depth=1, head_depth=1, n_heads=2, chunk=8, image_tokens=4, flow_steps=2),
+                          open_dataset(labelled_dataset), verbose=False).eval()
+    ck = policy.save(base / "ck")
+    run = recipe(labelled_dataset, str(ck), ["--train.steps", "2", "--train.batch_size", "4", "--train.val_fraction", "0",
+                                             "--train.warmup_steps", "0", "--train.save_every", "100"])
+    cfg = LoopConfig(str(labelled_dataset), str(base / "loop"), run, rounds=1, budget=150, init=str(ck), rollouts=1,
+                     eval_episodes=1, workers=1, train_minutes=1.0, score_every=4, samples=4, min_gap=15)
+    doc = run_loop(cfg, progress=lambda _: None, show_bars=False)
+    return Path(doc["rounds"][-1]["dataset"])
+
+
+@pytest.fixture
+def queued(queued_master, tmp_path) -> Path:
+    """A private copy of the loop's version in a folder of its own (`vlaforge ui` saves write NAME.vN beside it)."""
+    dst = tmp_path / "data" / "pq"
+    shutil.copytree(queued_master, dst)
+    return dst
+

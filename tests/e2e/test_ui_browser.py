@@ -226,3 +226,53 @@ def test_review_queue_by_keyboard(browser, annotated, shots):
     T2 = int(src.episode_meta[2]["length"])
     assert int(new.episode_meta[2]["length"]) == T2 - 4 and new.suggestions(2) == {}
     np.testing.assert_array_equal(new.episode(2, cameras=False)["action"], src.episode(2, cameras=False)["action"][4:])
+
+
+def test_review_queue_of_the_loop_accept_one_reject_one_and_save(browser, queued, shots):
+    from vlaforge.engine.active.queue import read_queue
+
+    src = open_dataset(queued)
+    v = src.lineage["version"]
+    acc, rej, *rest = [it for it in read_queue(queued)["items"] if it["status"] == "corrected"]
+    with serving(queued) as url:
+        page, errors = _page(browser, url)
+        _open(page, 1)
+        page.evaluate("window.vlaforge.player.seek(5)")  # the cursor elsewhere: picking an item must move it
+        page.click("#view-queue")
+        page.wait_for_selector(f"#queue-items li[data-item='{acc['id']}']")
+        assert page.locator("#queue-items li").count() == len(read_queue(queued)["items"])
+        page.evaluate("document.activeElement.blur()")
+        page.keyboard.press("n")  # the first correction to decide opens its episode, cursor on the moment's frame
+        page.wait_for_function(f"window.vlaforge.cur && window.vlaforge.cur.index === {acc['episode']} && "
+                               "window.vlaforge.player.videos.every(v => v.el.readyState >= 2)")
+        assert page.evaluate("window.vlaforge.frame") == page.evaluate("window.vlaforge.player.frame") == 0
+        assert int(page.get_attribute("#frame", "data-frame")) == 0
+        assert page.text_content("#qi-id") == acc["id"] and acc["kind"] in page.text_content("#qi-what")
+        assert f"step {acc['step']}" in page.text_content("#qi-where") and f"#{acc['episode']}" in page.text_content("#qi-correction")
+        page.keyboard.press("a")
+        page.click(f"#queue-items li[data-item='{rej['id']}']")  # a click works as well as j
+        page.wait_for_function(f"window.vlaforge.cur && window.vlaforge.cur.index === {rej['episode']}")
+        page.keyboard.press("r")
+        assert page.evaluate("window.vlaforge.decisions") == {acc["id"]: "accept", rej["id"]: "reject"}
+        assert page.evaluate("document.getElementById('episode').classList.contains('dropped')")
+        assert "2 queue decision(s)" in page.text_content("#pending-count")
+        page.screenshot(path=str(shots / "ui-queue.png"))
+        page.keyboard.press("Control+s")
+        assert f"saved version {v + 1}" in _saved(page)
+        page.wait_for_function(f"window.vlaforge.version === {v + 1} && window.vlaforge.queue !== null")
+        states = {i: page.text_content(f"#queue-items li[data-item='{i}'] .task") for i in (acc["id"], rej["id"])}
+        assert "accepted" in states[acc["id"]] and "rejected" in states[rej["id"]]
+        assert errors == []
+
+    out = queued.parent / f"pq.v{v + 1}"
+    new = open_dataset(out)
+    assert check_dataset(out) == [] and new.num_episodes == src.num_episodes - 1
+    assert new.lineage["operation"]["queue"] == {acc["id"]: "accept", rej["id"]: "reject"}
+    gone = src.episode(rej["episode"], cameras=False)["action"]
+    assert not any(np.array_equal(new.episode(i, cameras=False)["action"], gone) for i in range(new.num_episodes))
+    items = {it["id"]: it for it in read_queue(out)["items"]}
+    kept = items[acc["id"]]
+    assert kept["status"] == "accepted" and items[rej["id"]]["status"] == "rejected" and items[rej["id"]]["episode"] is None
+    _same(src, acc["episode"], new, kept["episode"], cameras=True)
+    assert new.flags(kept["episode"])["start_step"] == acc["step"]
+    assert all(items[it["id"]]["status"] == "corrected" for it in rest)

@@ -54,8 +54,12 @@ def rewrite(
     transform: EpisodeMap | None = None,
     fps: int | None = None,
     overwrite: bool = False,
+    extra: Callable[[Path], None] | None = None,
 ) -> Path:
-    """Write selected (and optionally transformed) episodes of `sources` as a new dataset at `out`."""
+    """Write selected (and optionally transformed) episodes of `sources` as a new dataset at `out`.
+
+    `extra(staging_dir)` may add files of its own (e.g. meta/review_queue.json) before the new version is
+    fingerprinted and swapped in, so they are part of it, atomically."""
     first = sources[0]
     feats = user_features(first.features)
     for ds in sources[1:]:
@@ -89,6 +93,8 @@ def rewrite(
                 w.add_episode(data, e["task"], flags=e["flags"], subtasks=e["subtasks"], videos=videos, suggestions=e.get("suggestions"))
         if not w.episodes:
             raise DatasetError("the edit selected no episodes; nothing written (check your filter)")
+        if extra is not None:
+            extra(w.staging)
     return out
 
 

@@ -1,8 +1,9 @@
 """The web app's HTTP side (Starlette): the static front end, read-only JSON views, video files, and save.
 
 Reading: GET /api/state, /api/v/{N}/episodes, /api/v/{N}/episodes/{ep}, /api/v/{N}/health, /api/v/{N}/lineage,
+/api/v/{N}/queue (the review queue of `vlaforge engine loop`, see `vlaforge.ui.queue`),
 /api/v/{N}/media/<video file> (HTTP range requests, only files the version's episodes reference).
-Writing: POST /api/save writes a new version (see `vlaforge.ui.edits`). Nothing else writes.
+Writing: POST /api/save writes a new version (edits and queue decisions, see `vlaforge.ui.edits`). Nothing else writes.
 Guards (see `vlaforge.ui.guard`): token off loopback, Host check on loopback, JSON-only POSTs from the
 page's own origin, a body size limit. Every refused request is a 4xx with {"error": one line}.
 """
@@ -23,6 +24,7 @@ from vlaforge.data.reader import LeRobotDataset, open_dataset
 from vlaforge.errors import ConfigError, DatasetError, VersionConflict
 from vlaforge.ui.edits import parse_save, save
 from vlaforge.ui.guard import COOKIE, Guard, read_json
+from vlaforge.ui.queue import parse_decisions, queue_view
 from vlaforge.ui.versions import VersionChain, lineage_of
 from vlaforge.ui.views import HealthCache, episode_detail, episode_summary, media_files
 
@@ -126,6 +128,17 @@ def create_app(dataset: str | Path, token: str | None = None, host: str = "127.0
         n, ds, _ = got
         return JSONResponse({"version": n, "chain": lineage_of(Path(ds.root)), "operation": ds.lineage.get("operation")})
 
+    def queue_route(request: Request) -> Response:
+        got = version_of(request)
+        if isinstance(got, Response):
+            return got
+        n, ds, _ = got
+        try:
+            q = queue_view(ds.root, {int(m["episode_index"]): int(m["length"]) for m in ds.episode_meta})
+        except DatasetError as e:
+            return error(422, str(e))
+        return JSONResponse({"version": n, "queue": q})
+
     def media(request: Request) -> Response:
         got = version_of(request)
         if isinstance(got, Response):
@@ -142,7 +155,8 @@ def create_app(dataset: str | Path, token: str | None = None, host: str = "127.0
             return body
         try:
             base, edits = parse_save(body)
-            return JSONResponse(await run_in_threadpool(save, chain, base, edits))
+            decisions = parse_decisions(body.get("queue"))
+            return JSONResponse(await run_in_threadpool(save, chain, base, edits, decisions))
         except VersionConflict as e:
             return error(409, str(e))
         except (ConfigError, DatasetError) as e:
@@ -156,6 +170,7 @@ def create_app(dataset: str | Path, token: str | None = None, host: str = "127.0
         Route("/api/v/{n:int}/episodes/{ep:int}", episode),
         Route("/api/v/{n:int}/health", health_route),
         Route("/api/v/{n:int}/lineage", lineage),
+        Route("/api/v/{n:int}/queue", queue_route),
         Route("/api/v/{n:int}/media/{path:path}", media),
         Route("/api/save", save_route, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),

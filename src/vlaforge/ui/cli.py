@@ -13,7 +13,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Open a dataset in the browser: episode list with filters, all cameras in sync, state/action plots,\n"
         "subtask timeline, instruction; edit instructions, subtask boundaries, trims, flags, drops, and accept or\n"
-        "reject suggestions from `vlaforge engine annotate`. Each save writes a NEW version beside the dataset,\n"
+        "reject suggestions from `vlaforge engine annotate` and the corrections in the review queue of `vlaforge engine loop`.\n"
+        "Each save writes a NEW version beside the dataset,\n"
         "DATASET.vN (N: its lineage version), atomically; a save based on an older version than the latest is refused.\n"
         f"Binds 127.0.0.1; any other address needs a token (--token-file PATH, or ${TOKEN_ENV})."
     )

@@ -6,18 +6,22 @@ A save body is `{"base": N, "edits": {"<episode>": {...}}}`; per episode, any of
 `suggestions` ({"instruction"|"subtasks": "accept"|"reject"}, only for pending ones).
 Per episode they apply in this order: decisions on suggestions, the instruction, the subtasks, the
 flag, the trim (which re-encodes that episode's frames and drops its suggestions, as `trim-idle` does).
-Anything else in the body is refused before anything is written.
+An optional `"queue": {"<item id>": "accept"|"reject"}` decides on the review queue's corrections
+(`vlaforge.ui.queue`): a rejected correction's episode is dropped like `drop`, and the new version's
+queue records every decision. Anything else in the body is refused before anything is written.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
+from vlaforge.engine.active.queue import read_queue, write_queue
 from vlaforge.errors import ConfigError, DatasetError, VersionConflict
+from vlaforge.ui.queue import carry, check_decisions, rejected_episodes
 from vlaforge.ui.versions import VersionChain
 
 MAX_TEXT = 500  # characters in an instruction or a subtask text
@@ -109,11 +113,14 @@ def parse_episode_edit(ep: str, d: Any) -> EpisodeEdit:
 
 
 def parse_save(body: Any) -> tuple[int, dict[int, EpisodeEdit]]:
-    """A save body → (base version, {episode: edit}); raises ConfigError naming the first bad field."""
-    if not isinstance(body, dict) or set(body) != {"base", "edits"}:
-        raise ConfigError('the body must be {"base": <version number>, "edits": {"<episode>": {...}}}')
+    """A save body → (base version, {episode: edit}); raises ConfigError naming the first bad field.
+
+    Its `queue` decisions are read by `vlaforge.ui.queue.parse_decisions`; with some, `edits` may be empty."""
+    if not isinstance(body, dict) or not {"base", "edits"} <= set(body) <= {"base", "edits", "queue"}:
+        raise ConfigError('the body must be {"base": <version number>, "edits": {"<episode>": {...}}, "queue": {"<item id>": "accept"}}'
+                          ' ("queue" optional)')
     base = _int(body["base"], "base")
-    if not isinstance(body["edits"], dict) or not body["edits"]:
+    if not isinstance(body["edits"], dict) or not (body["edits"] or body.get("queue")):
         raise ConfigError("edits must be a non-empty object {episode: changes}; there is nothing to save")
     edits = {}
     for k, v in body["edits"].items():
@@ -181,14 +188,15 @@ def apply_edit(ds: Any, ep: int, e: dict[str, Any], edit: EpisodeEdit, stamp: st
     return e
 
 
-def save(chain: VersionChain, base: int, edits: dict[int, EpisodeEdit]) -> dict[str, Any]:
-    """Write the latest version plus `edits` as the next version, if `base` is the latest; else VersionConflict.
+def save(chain: VersionChain, base: int, edits: dict[int, EpisodeEdit], queue: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Write the latest version plus `edits` (and review-queue decisions) as the next version, if `base` is the latest.
 
-    The check and the write happen under the chain's lock, so of two saves based on the same version
-    exactly one is written; the other is refused and writes nothing."""
+    Else VersionConflict. The check and the write happen under the chain's lock, so of two saves based on the
+    same version exactly one is written; the other is refused and writes nothing."""
     from vlaforge.data.edit import rewrite
     from vlaforge.data.reader import open_dataset
 
+    edits, decisions = dict(edits), dict(queue or {})
     with chain.locked():
         latest = chain.latest()
         if base != latest.number:
@@ -199,18 +207,28 @@ def save(chain: VersionChain, base: int, edits: dict[int, EpisodeEdit]) -> dict[
             )
         ds = open_dataset(latest.path)
         check_against(ds, edits)
+        lengths = {int(e["episode_index"]): int(e["length"]) for e in ds.episode_meta}
+        review_queue = read_queue(ds.root)
+        check_decisions(review_queue, decisions, lengths, {ep for ep, e in edits.items() if e.drop}, base)
+        for ep in rejected_episodes(review_queue, decisions):  # a rejected correction leaves the dataset
+            edits[ep] = replace(edits.get(ep, EpisodeEdit()), drop=True)
+        if len(edits) == len(lengths) and all(e.drop for e in edits.values()):
+            raise ConfigError("the save drops every episode; a dataset needs at least one")
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
         out = chain.next_path()
-        kept = [int(m["episode_index"]) for m in ds.episode_meta if not edits.get(int(m["episode_index"]), EpisodeEdit()).drop]
+        kept = [ep for ep in lengths if not edits.get(ep, EpisodeEdit()).drop]
         op = {"name": "ui", "base_version": base, "created": stamp, "episodes_edited": len(edits),
               "episodes_dropped": sum(e.drop for e in edits.values()),
               "edits": {str(k): v.to_json() for k, v in sorted(edits.items())}}
+        if decisions:
+            op["queue"] = dict(sorted(decisions.items()))
+        new_queue = carry(review_queue, decisions, {old: new for new, old in enumerate(kept)}, stamp, base) if review_queue else None
 
         def transform(d: Any, ep: int, e: dict[str, Any]) -> dict[str, Any] | None:
             return apply_edit(d, ep, e, edits[ep], stamp) if ep in edits else e
 
         try:
-            rewrite([ds], out, op, transform=transform)
+            rewrite([ds], out, op, transform=transform, extra=None if new_queue is None else lambda staging: write_queue(staging, new_queue))
         except DatasetError as err:
             raise DatasetError(f"not saved: {err}") from None
     return {"version": latest.number + 1, "path": str(Path(out)), "name": Path(out).name,

@@ -1,4 +1,4 @@
-"""The review queue: the moments a loop chose, for people to look at (`vlaforge ui` can list them).
+"""The review queue: the moments a loop chose, for people to look at and decide on in `vlaforge ui`.
 
 Written as meta/review_queue.json inside the dataset version it belongs to (so the fingerprint in
 meta/vlaforge.json covers it; LeRobot readers ignore the file). Format `vlaforge-review-queue/1`:
@@ -15,6 +15,10 @@ meta/vlaforge.json covers it; LeRobot readers ignore the file). Format `vlaforge
 `seed` + `family` + `split` replay the policy's rollout (`step` = the control step of the chosen moment);
 `episode` is the index, in this version, of the expert correction that starts at that moment ("corrected"),
 or null when a person should label it ("pending") or the expert failed from there too ("expert-failed").
+A person's decision in `vlaforge ui` turns "corrected" into "accepted" (the correction is kept; `episode`
+follows it into each saved version) or "rejected" (the correction is dropped: `episode` null,
+`rejected_episode` its index in the version it was rejected on); decided items also carry `reviewed`
+(time), `reviewer` and `reviewed_version` (the version the decision was made on).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from vlaforge.io import atomic_write_json
 
 FORMAT = "vlaforge-review-queue/1"
 QUEUE_PATH = "meta/review_queue.json"
-STATUSES = ("corrected", "pending", "expert-failed")
+STATUSES = ("corrected", "pending", "expert-failed", "accepted", "rejected")
 ITEM_KEYS = ("id", "status", "kind", "score", "tier", "detail", "family", "split", "seed", "instruction", "step",
              "rollout_success", "expert_success", "episode", "labelled_steps")
 

@@ -1,6 +1,7 @@
 // vlaforge ui: the episode list, the episode view and this tab's unsaved edits. Edits stay in the tab until
 // "Save as new version" sends them all at once with the version they were made on; the server writes the next
-// version, or refuses when another save came first.
+// version, or refuses when another save came first. Decisions on the review queue (the corrections of
+// `vlaforge engine loop`) are unsaved edits too, sent with the same save.
 import {Player} from "/static/player.js";
 import {Plots} from "/static/plots.js";
 import {renderTimeline} from "/static/timeline.js";
@@ -9,6 +10,10 @@ const $ = (id) => document.getElementById(id);
 const S = {
   name: "", versions: [], latest: 0, version: 0, episodes: [], tasks: [], health: {status: "off", findings: []},
   edits: {},        // episode -> changes in the server's save format
+  queue: null,      // the version's review queue ({items: [...]}, null: none)
+  decisions: {},    // queue item id -> "accept" | "reject", not saved yet
+  mode: "episodes", // the sidebar's view: "episodes" or "queue"
+  qcur: null,       // the queue item selected in the queue view
   cur: null,        // the open episode's detail
   frame: 0, selected: null, player: null, plots: null,
 };
@@ -50,8 +55,16 @@ function view(d) {
   if (e.instruction !== undefined) instruction = e.instruction;
   if (e.subtasks !== undefined) subtasks = e.subtasks;
   const flagged = e.flag !== undefined ? e.flag : !!(d.flags && d.flags.flagged);
-  return {instruction, baseInstruction, subtasks, trim: e.trim || [0, d.length], flagged, drop: !!e.drop};
+  const it = itemOf(d.index);
+  return {instruction, baseInstruction, subtasks, trim: e.trim || [0, d.length], flagged,
+          drop: !!e.drop || !!(it && S.decisions[it.id] === "reject")};
 }
+
+// ------------------------------------------------------------------ the review queue: items and this tab's decisions
+const itemOf = (ep) => (S.queue ? S.queue.items.find((it) => it.episode === ep) : null) || null;
+const itemById = (id) => (S.queue ? S.queue.items.find((it) => it.id === id) : null) || null;
+const toDecide = (it) => it.decidable && !S.decisions[it.id];
+const nDecisions = () => Object.keys(S.decisions).length;
 
 // ------------------------------------------------------------------ loading
 async function loadState() {
@@ -72,6 +85,12 @@ async function openVersion(n, keepEpisode = null) {
   S.episodes = r.episodes;
   S.tasks = r.tasks;
   $("f-task").replaceChildren(new Option("all", ""), ...r.tasks.map((t) => new Option(t, t)));
+  S.queue = (await api(`/api/v/${S.version}/queue`).catch((err) => {
+    banner(`review queue unreadable: ${err.message}`, "warn");
+    return {queue: null};
+  })).queue;
+  if (!S.queue && S.mode === "queue") setMode("episodes");
+  renderQueue();
   renderList();
   loadLineage();
   pollHealth(S.version);
@@ -92,7 +111,9 @@ async function loadLineage() {
     }
     return tr;
   }));
-  $("lineage-op").textContent = r.operation && r.operation.edits ? "edits of this version:\n" + JSON.stringify(r.operation.edits, null, 1) : "";
+  const op = r.operation || {};
+  $("lineage-op").textContent = (op.edits ? "edits of this version:\n" + JSON.stringify(op.edits, null, 1) : "")
+    + (op.queue ? "\nreview queue decisions:\n" + JSON.stringify(op.queue, null, 1) : "");
 }
 
 async function pollHealth(n) {
@@ -141,6 +162,9 @@ function filtered() {
   });
 }
 
+// titles carry names read from the dataset's files (queue ids, suggestion kinds): never markup
+const escapeAttr = (x) => String(x).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
 // pending suggestions this tab has not decided yet
 const needsReview = (e) => e.pending.some((k) => !decision(e.index, k));
 
@@ -158,10 +182,11 @@ function renderList() {
       needsReview(e) ? ["sugg", "●", "pending suggestions: " + e.pending.join(", ")] : null,
       e.findings.length ? ["health", "!", "health: " + e.findings.join(", ")] : null,
       S.edits[e.index] ? ["edited", "✎", "edited in this tab"] : null,
-      ed.drop ? ["dropped", "✕", "dropped in the next version"] : null,
+      ed.drop || (itemOf(e.index) && S.decisions[itemOf(e.index).id] === "reject") ? ["dropped", "✕", "dropped in the next version"] : null,
+      itemOf(e.index) ? ["queue", "Q", `review queue ${itemOf(e.index).id}: ${itemState(itemOf(e.index))}`] : null,
     ].filter(Boolean);
     li.innerHTML = `<span class="idx">#${e.index}</span> <span class="len">${e.length} f</span> ` +
-      badges.map(([c, t, title]) => `<span class="badge ${c}" title="${title}">${t}</span>`).join("");
+      badges.map(([c, t, title]) => `<span class="badge ${c}" title="${escapeAttr(title)}">${t}</span>`).join("");
     const task = document.createElement("div");
     task.className = "task";
     task.textContent = ed.instruction || e.task;
@@ -176,10 +201,11 @@ function closeEpisode() {
   if (S.player) S.player.destroy();
   S.player = S.cur = null;
   $("episode").hidden = true;
-  $("empty").hidden = false;
+  $("empty").hidden = S.mode === "queue" && !!S.qcur;
+  renderQueueItem();
 }
 
-async function openEpisode(ep) {
+async function openEpisode(ep, frame = 0) {
   const d = await api(`/api/v/${S.version}/episodes/${ep}`);
   if (S.player) S.player.destroy();
   S.cur = d;
@@ -199,8 +225,11 @@ async function openEpisode(ep) {
     return li;
   }));
   $("instruction").value = view(d).instruction;
+  if (S.mode !== "queue") S.qcur = itemOf(d.index) ? itemOf(d.index).id : null;
   renderEpisode();
+  if (frame) S.player.seek(frame);
   renderList();
+  renderQueue();
 }
 
 function onFrame(f) {
@@ -254,6 +283,7 @@ function renderEpisode() {
   $("drop-btn").textContent = v.drop ? "Keep" : "Drop";
   $("drop-btn").classList.toggle("on", v.drop);
   $("episode").classList.toggle("dropped", v.drop);
+  renderQueueItem();
   onFrame(S.frame);
 }
 
@@ -309,7 +339,8 @@ function toggle(kind) {
   if (kind === "flag") {
     const was = !!(d.flags && d.flags.flagged);
     setEdit(d.index, {flag: !v.flagged === was ? undefined : !v.flagged});
-  } else setEdit(d.index, {drop: v.drop ? undefined : true});
+  } else if (itemOf(d.index) && itemOf(d.index).decidable) return decideItem(itemOf(d.index).id, v.drop ? null : "reject");
+  else setEdit(d.index, {drop: v.drop ? undefined : true});
   renderEpisode();
   renderList();
 }
@@ -323,20 +354,22 @@ function revert() {
 }
 
 function updateSaveState() {
-  const n = Object.keys(S.edits).length;
-  $("pending-count").textContent = n ? `${n} episode(s) edited, not saved` : "no unsaved edits";
-  $("save-btn").disabled = !n;
+  const n = Object.keys(S.edits).length, m = nDecisions();
+  const parts = [n ? `${n} episode(s) edited` : "", m ? `${m} queue decision(s)` : ""].filter(Boolean);
+  $("pending-count").textContent = parts.length ? parts.join(", ") + ", not saved" : "no unsaved edits";
+  $("save-btn").disabled = !n && !m;
 }
 
 async function saveAll() {
-  if (!Object.keys(S.edits).length) return;
+  if (!Object.keys(S.edits).length && !nDecisions()) return;
   $("save-btn").disabled = true;
   banner("saving…");
   try {
     const r = await api("/api/save", {method: "POST", headers: {"Content-Type": "application/json"},
-                                      body: JSON.stringify({base: S.version, edits: S.edits})});
+                                      body: JSON.stringify({base: S.version, edits: S.edits, queue: S.decisions})});
     const keep = S.cur ? r.episode_map[String(S.cur.index)] ?? null : null;
     S.edits = {};
+    S.decisions = {};
     updateSaveState();
     await loadState();
     await openVersion(r.version, keep);
@@ -353,10 +386,127 @@ function togglePlay() {
   $("play").textContent = S.player.playing ? "Pause" : "Play";
 }
 
+// ------------------------------------------------------------------ the review queue view
+function setMode(mode) {
+  if (mode === "queue" && !S.queue) return banner("this version has no review queue (meta/review_queue.json from `vlaforge engine loop`)", "warn");
+  S.mode = mode;
+  $("view-episodes").classList.toggle("on", mode === "episodes");
+  $("view-queue").classList.toggle("on", mode === "queue");
+  $("episodes-pane").hidden = mode !== "episodes";
+  $("queue-pane").hidden = mode !== "queue";
+  if (mode === "queue" && S.cur && itemOf(S.cur.index)) S.qcur = itemOf(S.cur.index).id;
+  renderQueue();
+  renderQueueItem();
+}
+
+// what an item's row says about it: this tab's decision first, then what the file records
+function itemState(it) {
+  const dec = S.decisions[it.id];
+  if (dec) return `${dec}ed, not saved yet`;
+  return {corrected: "correction to decide", accepted: "accepted", rejected: "rejected", pending: "to label (no correction)",
+          "expert-failed": "the expert failed from here too"}[it.status] || it.status;
+}
+
+function queuedItems() {
+  const f = $("q-filter").value, items = S.queue ? S.queue.items : [];
+  return items.filter((it) => !f || (f === "undecided" ? toDecide(it) : !!S.decisions[it.id] || ["accepted", "rejected"].includes(it.status)));
+}
+
+function el(tag, cls, text) {
+  const x = document.createElement(tag);
+  if (cls) x.className = cls;
+  if (text !== undefined) x.textContent = text;
+  return x;
+}
+
+function renderQueue() {
+  $("view-queue").disabled = !S.queue;
+  if (!S.queue) { $("queue-count").textContent = ""; $("queue-items").replaceChildren(); return; }
+  const open = S.queue.items.filter(toDecide).length;
+  $("queue-count").textContent = `(${open})`;
+  const q = S.queue;
+  $("queue-meta").textContent = `round ${q.round ?? "?"} of ${q.source || "?"} · ${q.uncertainty || "?"} uncertainty · `
+    + `${q.items.length} item(s), ${open} to decide · policy ${q.policy || "?"}`;
+  $("queue-items").replaceChildren(...queuedItems().map((it) => {
+    const li = el("li");
+    li.dataset.item = it.id;
+    if (it.id === S.qcur) li.className = "current";
+    const dec = S.decisions[it.id] || {accepted: "accept", rejected: "reject"}[it.status];
+    li.append(el("span", "idx", it.id), " ", el("span", "kind", it.kind),
+              el("span", "score", it.score == null ? "" : ` ${Number(it.score).toFixed(3)}`),
+              el("span", `badge ${dec === "accept" ? "ok" : dec === "reject" ? "dropped" : toDecide(it) ? "sugg" : "muted"}`,
+                 dec === "accept" ? "✓" : dec === "reject" ? "✕" : toDecide(it) ? "●" : "–"));
+    li.lastChild.title = itemState(it);
+    if (S.decisions[it.id]) li.append(el("span", "badge edited", "✎"));
+    li.append(el("div", "task", `${itemState(it)}${it.episode != null ? ` · → #${it.episode}` : ""} · step ${it.step}, seed ${it.seed}`));
+    li.append(el("div", "task", it.instruction || ""));
+    li.addEventListener("click", () => selectItem(it.id));
+    return li;
+  }));
+}
+
+// the item box above the episode: what was mined and why, where, and its correction's decision
+function renderQueueItem() {
+  const it = S.mode === "queue" ? itemById(S.qcur) : S.cur && itemOf(S.cur.index);
+  $("queue-item").hidden = !it;
+  if (!it) return;
+  $("qi-id").textContent = it.id;
+  const why = it.tier === 0 ? "the policy's rollout failed" : "the policy was unsure";
+  $("qi-what").textContent = `${it.kind} (${why})` + (it.score == null ? "" : ` · uncertainty ${Number(it.score).toFixed(3)}`)
+    + (it.detail ? ` · ${it.detail}` : "");
+  $("qi-where").textContent = `${it.family} ${it.split}, seed ${it.seed}, step ${it.step} of the policy's rollout`
+    + ` (${it.rollout_success ? "it succeeded" : "it failed"}) · "${it.instruction}"`;
+  $("qi-correction").textContent = it.episode != null
+    ? `correction: episode #${it.episode}, ${it.labelled_steps} expert steps from that state (its frame ${it.frame ?? 0})`
+    : it.status === "rejected" ? `its correction was rejected (episode #${it.rejected_episode} of v${it.reviewed_version}) and dropped`
+    : `no correction episode: ${itemState(it)}`;
+  $("qi-buttons").hidden = !it.decidable;
+  for (const b of $("qi-buttons").querySelectorAll("button")) b.classList.toggle("on", S.decisions[it.id] === b.dataset.verdict);
+  $("queue-item").querySelector(".decision").textContent = itemState(it);
+  $("queue-item").classList.toggle("decided", !toDecide(it));
+}
+
+async function selectItem(id) {
+  const it = itemById(id);
+  if (!it) return;
+  S.qcur = id;
+  if (it.episode != null) await openEpisode(it.episode, it.frame || 0);
+  else closeEpisode();
+  renderQueue();
+  renderQueueItem();
+}
+
+function decideItem(id, verdict) {
+  const it = itemById(id);
+  if (!it || !it.decidable) return banner(it ? `queue item ${id}: ${itemState(it)}; only an undecided correction can be accepted or rejected` : "no queue item selected", "warn");
+  if (verdict) S.decisions[id] = verdict; else delete S.decisions[id];
+  if (edit(it.episode).drop) setEdit(it.episode, {drop: undefined});  // the decision says whether it stays
+  updateSaveState();
+  renderQueue();
+  renderList();
+  if (S.cur) renderEpisode(); else renderQueueItem();
+}
+
+function stepItem(delta) {
+  const list = queuedItems();
+  if (!list.length) return;
+  const i = list.findIndex((it) => it.id === S.qcur);
+  selectItem(list[i < 0 ? 0 : Math.max(0, Math.min(list.length - 1, i + delta))].id);
+}
+
+function nextItem() {
+  const list = queuedItems();
+  const i = list.findIndex((it) => it.id === S.qcur);
+  const it = [...list.slice(i + 1), ...list.slice(0, i + 1)].find(toDecide);
+  if (it) selectItem(it.id); else banner("review queue done: every correction in this list is decided (save to keep the decisions)", "ok");
+}
+
 // ------------------------------------------------------------------ keys: the review queue
 const KEYS = [
-  ["space", "play / pause"], ["← →", "previous / next frame (shift: 10)"], ["j  k", "next / previous episode in the list"],
-  ["n", "next episode with undecided suggestions (the review queue)"], ["a  r", "accept / reject this episode's suggestions"],
+  ["space", "play / pause"], ["← →", "previous / next frame (shift: 10)"], ["j  k", "next / previous episode in the list (review queue view: item)"],
+  ["n", "next episode with undecided suggestions (review queue view: next correction to decide)"],
+  ["a  r", "accept / reject this episode's suggestions (review queue view: the item's correction)"],
+  ["q", "switch between the episode list and the review queue of `vlaforge engine loop`"],
   ["i", "edit the instruction (Enter: done, Esc: leave)"], ["x", "split the subtask at the cursor"], ["[  ]", "trim start / end at the cursor"],
   ["f", "flag / unflag"], ["d", "drop / keep"], ["u", "revert this episode's edits"], ["Ctrl+S", "save as a new version"], ["?", "this help"],
 ];
@@ -387,6 +537,13 @@ function onKey(ev) {
   const cur = S.cur;
   const k = ev.key;
   if (k === "?") { $("help-dlg").showModal(); return; }
+  if (k === "q") return setMode(S.mode === "queue" ? "episodes" : "queue");
+  if (S.mode === "queue" && (k === "j" || k === "k" || k === "n" || k === "a" || k === "r")) {
+    ev.preventDefault();
+    if (k === "j" || k === "k") return stepItem(k === "j" ? 1 : -1);
+    if (k === "n") return nextItem();
+    return decideItem(S.qcur, k === "a" ? "accept" : "reject");
+  }
   if (k === "j") return step(1);
   if (k === "k") return step(-1);
   if (k === "n") return nextInQueue();
@@ -409,9 +566,19 @@ function onKey(ev) {
 // ------------------------------------------------------------------ wiring
 function wire() {
   for (const id of ["f-task", "f-min", "f-max", "f-outcome", "f-health", "f-sugg", "f-flag"]) $(id).addEventListener("input", renderList);
+  $("q-filter").addEventListener("input", renderQueue);
+  $("view-episodes").addEventListener("click", () => setMode("episodes"));
+  $("view-queue").addEventListener("click", () => setMode("queue"));
+  for (const b of $("qi-buttons").querySelectorAll("button")) {
+    b.addEventListener("click", () => decideItem(S.mode === "queue" ? S.qcur : itemOf(S.cur.index).id, b.dataset.verdict));
+  }
   $("version").addEventListener("change", () => {
-    if (Object.keys(S.edits).length && !confirm("Switching versions forgets this tab's unsaved edits. Switch?")) { $("version").value = S.version; return; }
+    if ((Object.keys(S.edits).length || nDecisions()) && !confirm("Switching versions forgets this tab's unsaved edits. Switch?")) {
+      $("version").value = S.version;
+      return;
+    }
     S.edits = {};
+    S.decisions = {};
     updateSaveState();
     openVersion($("version").value);
   });
@@ -420,7 +587,7 @@ function wire() {
   $("rate").addEventListener("change", () => S.player.setRate(Number($("rate").value)));
   $("instruction").addEventListener("change", () => setInstruction($("instruction").value));
   $("instruction").addEventListener("keydown", (ev) => { if (ev.key === "Enter") { setInstruction($("instruction").value); $("instruction").blur(); } });
-  for (const b of document.querySelectorAll(".suggestion button")) b.addEventListener("click", () => decide(b.dataset.kind, b.dataset.verdict));
+  for (const b of document.querySelectorAll(".suggestion button[data-kind]")) b.addEventListener("click", () => decide(b.dataset.kind, b.dataset.verdict));
   $("seg-text").addEventListener("change", () => {
     const subs = view(S.cur).subtasks.map((s) => ({...s}));
     const text = $("seg-text").value.trim();
@@ -450,7 +617,7 @@ function wire() {
   }));
   document.addEventListener("keydown", onKey);
   window.addEventListener("resize", () => { if (S.plots) { S.plots.resize(); onFrame(S.frame); } });
-  window.addEventListener("beforeunload", (ev) => { if (Object.keys(S.edits).length) ev.preventDefault(); });
+  window.addEventListener("beforeunload", (ev) => { if (Object.keys(S.edits).length || nDecisions()) ev.preventDefault(); });
   setInterval(() => loadState().catch(() => {}), 10000);  // notice a save from another tab
 }
 
