@@ -3,6 +3,7 @@
 config → data → sim → models → control → train → serve → eval → engine → ui → cli: a module may import
 modules of its own layer or of layers before it, never after. Imports inside functions count too
 (DESIGN allows lazy imports only to defer heavy third-party packages, not to reach up a layer).
+Imports under `if TYPE_CHECKING:` count for the order but not for circles (they never run).
 """
 
 from __future__ import annotations
@@ -31,12 +32,26 @@ def is_module(name: str) -> bool:
     return p.with_suffix(".py").exists() or (p / "__init__.py").exists()
 
 
-def imports(path: Path) -> list[tuple[str, int]]:
-    """(imported vlaforge module, line) for every import statement in the file, at any depth."""
+def type_only_lines(tree: ast.AST) -> set[int]:
+    """Lines inside `if TYPE_CHECKING:` blocks: imports there exist for annotations only and never run."""
+    lines: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            lines |= {n.lineno for stmt in node.body for n in ast.walk(stmt) if hasattr(n, "lineno")}
+    return lines
+
+
+def imports(path: Path, runtime_only: bool = False) -> list[tuple[str, int]]:
+    """(imported vlaforge module, line) for every import statement in the file, at any depth
+    (`runtime_only`: leave out the ones under `if TYPE_CHECKING:`)."""
     mod = module_name(path)
     pkg = mod if path.name == "__init__.py" else mod.rpartition(".")[0]
     out = []
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    tree = ast.parse(path.read_text(), str(path))
+    skip = type_only_lines(tree) if runtime_only else set()
+    for node in ast.walk(tree):
+        if getattr(node, "lineno", None) in skip:
+            continue
         if isinstance(node, ast.Import):
             out += [(a.name, node.lineno) for a in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -59,8 +74,8 @@ def layer(mod: str) -> int:
     return ORDER.index(area)
 
 
-def graph() -> dict[str, list[tuple[str, int]]]:
-    return {module_name(p): imports(p) for p in sorted(PKG.rglob("*.py"))}
+def graph(runtime_only: bool = False) -> dict[str, list[tuple[str, int]]]:
+    return {module_name(p): imports(p, runtime_only) for p in sorted(PKG.rglob("*.py"))}
 
 
 def test_imports_follow_the_layer_order():
@@ -75,7 +90,8 @@ def test_imports_follow_the_layer_order():
 
 
 def test_no_import_cycles():
-    g = {m: sorted({d for d, _ in deps if d != m and d != m.rpartition(".")[0]}) for m, deps in graph().items()}
+    # Type-only imports count for the layer order above but cannot make a circle: they never run.
+    g = {m: sorted({d for d, _ in deps if d != m and d != m.rpartition(".")[0]}) for m, deps in graph(runtime_only=True).items()}
     # A package's __init__ importing its own submodule is how packages work; not a circle.
     state: dict[str, int] = {}
     cycles = []
