@@ -4,7 +4,8 @@
     python benchmarks/active_learning.py --quick         # smoke run (< 5 min): tiny data, tiny model, 1 round; not a result
 Both strategies start from the same policy (trained once on --demos expert episodes of pick_place) and run the
 same rounds, budget, retraining recipe and evaluation seeds; `vlaforge engine loop` does each. The target (issue 15):
-the active loop reaches the random baseline's final success with <= 50% of its labels. "Reaches" means its rate at
+the active loop reaches the random baseline's final success with <= 50% of its labels. The policy has a flow head, so
+the loop measures its own uncertainty (flow-sample spread; the default chunk head would need an ensemble). "Reaches" means its rate at
 some round is >= the baseline's final rate; labels are counted as steps added. Intervals are Wilson 95%.
 """
 
@@ -20,11 +21,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import Contention, save  # noqa: E402
 
 QUICK = dict(demos=3, rounds=1, budget=40, rollouts=1, eval_episodes=2, train_minutes=0.2, start_minutes=0.2, image_size=48,
-             model=["--model.width", "32", "--model.depth", "1", "--model.head_depth", "1", "--model.n_heads", "2", "--model.chunk", "8",
+             model=["--model.head", "flow", "--model.width", "32", "--model.depth", "1", "--model.head_depth", "1", "--model.n_heads", "2", "--model.chunk", "8",
                     "--model.image_tokens", "4", "--model.flow_steps", "2"],
              train=["--train.batch_size", "8", "--train.val_fraction", "0", "--train.warmup_steps", "5", "--train.save_every", "100000"])
 FULL = dict(demos=100, rounds=4, budget=1500, rollouts=30, eval_episodes=100, train_minutes=10.0, start_minutes=20.0, image_size=96,
-            model=[], train=["--train.batch_size", "64", "--train.steps", "100000", "--train.save_every", "100000", "--train.augment", "fixed_camera"])
+            model=["--model.head", "flow"], train=["--train.batch_size", "64", "--train.steps", "100000", "--train.save_every", "100000", "--train.augment", "fixed_camera"])
 
 
 def labels_to_reach(rows: list[dict], rate: float) -> int | None:

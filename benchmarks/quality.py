@@ -66,12 +66,14 @@ def main() -> None:
     result["seen_by_family"] = fams
     busy = f" Other work used {contention['other_cores']:.2f} of {contention['cores']} cores on average." if contention else ""
     how = f"`vlaforge demo {' '.join(demo_args)}`" if demo_args else "`vlaforge demo` defaults"
-    doc = (f"**Quality{' (' + args.name + ')' if args.name != 'quality' else ''}** ({how}: {res['data']['episodes']} expert episodes of {', '.join(lineage['tasks'])}, default cnn+flow policy, "
+    model = json.loads((Path(res["train"]["run"]) / "config.json").read_text())["model"]
+    result["model"] = {"encoder": model["encoder"], "head": model["head"]}
+    doc = (f"**Quality{' (' + args.name + ')' if args.name != 'quality' else ''}** ({how}: {res['data']['episodes']} expert episodes of {', '.join(lineage['tasks'])}, default {model['encoder']}+{model['head']} policy, "
            f"{res['train']['steps']} steps in {res['train']['minutes']:.1f} min on 2 CPU cores, {splits['seen']['n'] // len(lineage['tasks'])} eval episodes per family and split): "
            + "; ".join(parts) + (f"; recovery {summary['recovery']['rate'] or 0:.0%} of {summary['recovery']['n']}" if "perturbed" in splits else "")
            + f". Targets >= 90% seen / 80% held-out wording and combos / 70% perturbed / recovery 60% (for the splits run): "
            f"{'met' if len(met) == len(targets) and rec_ok else 'not met' + (' (met: ' + ', '.join(met + ['recovery'] * (rec_ok and 'perturbed' in splits)) + ')' if met or (rec_ok and 'perturbed' in splits) else '')}."
-           + per_family + ground + busy + (f" {args.note}" if args.note else "") + f" Demo total {res['seconds']['total'] / 60:.1f} min. `python benchmarks/quality.py{' --name ' + args.name + ' ' + ' '.join(demo_args) if demo_args else ''}`")
+           + per_family + ground + busy + (f" {args.note.rstrip('.')}." if args.note else "") + f" Demo total {res['seconds']['total'] / 60:.1f} min. `python benchmarks/quality.py{' --name ' + args.name + ' ' + ' '.join(demo_args) if demo_args else ''}`")
     save(args.name, result, doc)
 
 
