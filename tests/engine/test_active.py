@@ -205,3 +205,23 @@ def test_finetuning_starts_from_the_checkpoint_weights_with_this_datas_normaliza
     wider = build_policy(PolicyConfig(**{**TINY, "width": 64}), ds, verbose=False)
     with pytest.raises(CheckpointError, match="does not fit"):
         init_weights(wider, ck)
+
+
+@pytest.mark.parametrize("head,uncertainty,ok", [("chunk", "auto", False), ("flow", "auto", True), ("flow", "tokens", False),
+                                                 ("tokens", "auto", True), ("flow", "ensemble", False)])
+def test_a_loop_that_cannot_score_its_policy_is_refused_before_any_training(head, uncertainty, ok, tmp_path):
+    """A chunk head (deterministic) without --ensemble, or a measure the head lacks, fails in the config, not after round 0."""
+    from vlaforge.engine.active.loop import LoopConfig
+    from vlaforge.errors import ConfigError
+    from vlaforge.train.config import TrainConfig
+    from vlaforge.train.trainer import RunConfig
+
+    run = RunConfig("ds", PolicyConfig(**{**TINY, "head": head}), TrainConfig())
+    if ok:
+        LoopConfig("ds", str(tmp_path), run, uncertainty=uncertainty)
+        return
+    with pytest.raises(ConfigError, match="--ensemble RUN"):
+        LoopConfig("ds", str(tmp_path), run, uncertainty=uncertainty)
+    LoopConfig("ds", str(tmp_path), run, uncertainty=uncertainty, strategy="random")  # the baseline scores nothing
+    if uncertainty in ("auto", "ensemble"):
+        LoopConfig("ds", str(tmp_path), run, uncertainty=uncertainty, ensemble=("runs/other",))
