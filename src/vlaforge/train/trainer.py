@@ -282,6 +282,7 @@ def train(
                 row = {
                     "step": step, "loss": float(loss.detach()), "lr": sched.get_last_lr()[0], "grad_norm": float(grad_norm),
                     "samples_per_s": n_log / (now - t_log), "elapsed_s": elapsed_before + now - t_start, "val_loss": None,
+                    "threads": threads if device.type == "cpu" else None,  # torch threads now (the default follows the free cores)
                     **{k: float(v) for k, v in metrics.items()},
                 }
                 t_log, n_log = now, 0
