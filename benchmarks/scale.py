@@ -7,7 +7,8 @@ Collection: `sim collect` of --episodes per family of --tasks, dataset written. 
 per split of --splits on pick_place, report and videos written; without --checkpoint an untrained policy of the default
 config is built from the collected data, so every episode runs to its step limit (the slowest case per episode).
 Writes benchmarks/results/scale.json (scale_ray.json for --backend ray), its line in docs/benchmarks.md and the table in
-docs/scale.md ("Throughput vs workers on this machine").
+docs/scale.md ("Throughput vs workers on this machine"). Contention counts our own CPU as this process and its waited-for
+children: local workers are, Ray actors are not, so on Ray their CPU on this machine shows as other work.
 """
 
 from __future__ import annotations
