@@ -30,8 +30,8 @@ R = TypeVar("R")
 
 @dataclasses.dataclass(frozen=True)
 class Backend:
-    """Where batch jobs run: `local` processes on this machine, or `ray` at `address` ("auto", "HOST:PORT";
-    None starts a private Ray instance on this machine for the duration of the command)."""
+    """Where batch jobs run: `local` processes on this machine, or `ray` at `address` ("auto", "HOST:PORT"; None joins
+    $RAY_ADDRESS if set, else starts a private Ray instance on this machine for the duration of the command)."""
 
     name: str = "local"
     address: str | None = None
@@ -56,8 +56,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where the workers run: local processes on this machine (default) or a Ray cluster "
                              "(needs pip install -e '.[ray]'; see docs/scale.md)")
     parser.add_argument("--address", default=None, metavar="auto|HOST:PORT",
-                        help="--backend ray only: the cluster to join ('auto': the one `ray start --head` runs on this machine, "
-                             "or $RAY_ADDRESS); default: start a private Ray instance on this machine for this command")
+                        help="--backend ray only: the cluster to join ('auto': the one `ray start --head` runs on this machine); "
+                             "default: $RAY_ADDRESS if set, else a private Ray instance on this machine for this command")
 
 
 def from_args(args: argparse.Namespace) -> Backend:
@@ -110,11 +110,12 @@ class _RayPool:
         if self.owns:
             try:
                 if address is None and not os.environ.get("RAY_ADDRESS"):
-                    ray.init(include_dashboard=False)  # a private instance: no dashboard to start and serve
+                    # "local": a new instance even when `ray start` runs here; no dashboard to start and serve
+                    ray.init(address="local", include_dashboard=False)
                 else:
                     ray.init(address=address)
             except ConnectionError as e:
-                raise BackendError(f"could not join a Ray cluster at --address {address} ({e}); start one with `ray start --head`, "
+                raise BackendError(f"could not join a Ray cluster at {address or os.environ.get('RAY_ADDRESS')} ({e}); start one with `ray start --head`, "
                                    "or drop --address to start a private Ray on this machine; a cluster with token authentication "
                                    "also needs RAY_AUTH_MODE=token and its token (RAY_AUTH_TOKEN) here (see docs/scale.md)") from None
         try:
