@@ -13,6 +13,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from vlaforge.jobs import LOCAL, Backend
+from vlaforge.jobs import add_arguments as add_backend_arguments
+from vlaforge.jobs import from_args as backend_from_args
+
 EPILOG = """examples:
   vlaforge demo                                  the default run (under 30 minutes on 2 CPU cores)
   vlaforge demo --quick                          a ~2-minute smoke run of every stage
@@ -30,7 +34,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--budget-minutes", type=float, default=20.0, help="wall-clock minutes of training")
     parser.add_argument("--eval-episodes", type=int, default=50, help="evaluation episodes per family and split")
     parser.add_argument("--splits", default="all", help="evaluation splits: 'all' or a comma list of seen, heldout-wording, heldout-combos, perturbed")
-    parser.add_argument("--workers", type=int, default=2, help="processes for collection and evaluation")
+    parser.add_argument("--workers", type=int, default=2, help="processes for collection and evaluation, local or on Ray (--backend)")
+    add_backend_arguments(parser)
     parser.add_argument("--quick", action="store_true", help="smoke run: 6 episodes, 40 training steps, 2 eval episodes per split")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(func=run_demo)
@@ -44,8 +49,10 @@ def _stage(i: int, text: str) -> float:
 
 
 def demo(out: Path, tasks: str = "pick_place", episodes: int = 800, perturbed_fraction: float = 0.25, budget_minutes: float = 20.0,
-         eval_episodes: int = 50, workers: int = 2, quick: bool = False, progress: bool = True, splits: str = "all") -> dict[str, Any]:
-    """Run every stage; return what each produced and how long it took (also written to OUT/demo.json)."""
+         eval_episodes: int = 50, workers: int = 2, quick: bool = False, progress: bool = True, splits: str = "all",
+         backend: Backend = LOCAL) -> dict[str, Any]:
+    """Run every stage; return what each produced and how long it took (also written to OUT/demo.json). `backend` runs
+    collection and evaluation (training stays in this process)."""
     from vlaforge.data import open_dataset
     from vlaforge.data.validate import check_dataset
     from vlaforge.engine.health.report import write_report
@@ -73,7 +80,7 @@ def demo(out: Path, tasks: str = "pick_place", episodes: int = 800, perturbed_fr
     t = _stage(1, f"collect {episodes} expert demos per family of {', '.join(families)} ({perturbed_fraction:.0%} with a perturbation)")
     data = out / "data"
     res["collect"] = collect(data, families, episodes, workers, perturb=["all"], one_each=True, perturb_fraction=perturbed_fraction,
-                             overwrite=True, progress=progress)
+                             overwrite=True, progress=progress, backend=backend)
     res["seconds"]["collect"] = round(time.perf_counter() - t, 1)
 
     t = _stage(2, f"check the dataset ({data})")
@@ -105,7 +112,8 @@ def demo(out: Path, tasks: str = "pick_place", episodes: int = 800, perturbed_fr
 
     t = _stage(5, f"evaluate on {'every split' if splits == 'all' else splits} ({eval_episodes} episodes per family and split)")
     ev = evaluate({"checkpoint": run}, out / "eval", tasks=families, splits=splits, episodes=eval_episodes, workers=workers,
-                  progress=progress, title=f"vlaforge demo: default policy after {res['train']['minutes']:.1f} min of training")
+                  progress=progress, title=f"vlaforge demo: default policy after {res['train']['minutes']:.1f} min of training",
+                  backend=backend)
     res["eval"] = {"report": str(out / "eval" / "report.html"), "summary": ev["summary"]}
     res["seconds"]["eval"] = round(time.perf_counter() - t, 1)
     res["seconds"]["total"] = round(sum(res["seconds"].values()), 1)
@@ -119,7 +127,7 @@ def run_demo(args: argparse.Namespace) -> int:
     from vlaforge.eval.cli import print_summary
 
     res = demo(args.out, args.tasks, args.episodes, args.perturbed_fraction, args.budget_minutes, args.eval_episodes, args.workers,
-               args.quick, progress=not args.no_progress, splits=args.splits)
+               args.quick, progress=not args.no_progress, splits=args.splits, backend=backend_from_args(args))
     d, h, tr = res["data"], res["health"], res["train"]
     print(f"data:   {d['episodes']} episodes, {d['frames']} frames, {d['tasks']} instructions -> {d['path']}")
     print(f"health: {h['error']} errors, {h['warning']} warnings, {h['info']} infos -> {h['report']}")

@@ -37,5 +37,9 @@ class VersionConflict(VlaforgeError):
     """A save was based on a dataset version that is no longer the latest one; nothing was written."""
 
 
+class BackendError(VlaforgeError):
+    """A job backend cannot run the work: no Ray cluster at the address given, or a worker died."""
+
+
 class MissingExtra(ConfigError):
     """An optional dependency (an extra such as `vlaforge[metaworld]`) is not installed or does not import."""

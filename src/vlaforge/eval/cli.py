@@ -8,12 +8,16 @@ import os
 from pathlib import Path
 from typing import Any
 
+from vlaforge.jobs import add_arguments as add_backend_arguments
+from vlaforge.jobs import from_args as backend_from_args
+
 EPILOG = """examples:
   vlaforge eval --checkpoint runs/flow --split all --episodes 20 --out outputs/eval_flow
   vlaforge eval --checkpoint runs/flow --tasks pick_place,push --split perturbed --episodes 50 --out outputs/eval_p
   vlaforge eval --checkpoint runs/flow --executor async --latency-ms 100 --split seen --out outputs/eval_async100
   vlaforge eval --server http://127.0.0.1:8765 --token $TOKEN --latency-ms 100 --split seen --out outputs/eval_served
   vlaforge eval --checkpoint runs/mw --suite metaworld-mt10 --split seen --episodes 10 --out outputs/eval_mt10
+  vlaforge eval --checkpoint /shared/runs/flow --backend ray --address auto --workers 32 --out outputs/eval_ray
   vlaforge eval compare outputs/eval_flow outputs/eval_chunk      paired test on the shared episodes"""
 
 
@@ -40,7 +44,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", default="all", help=f"one of {', '.join(EVAL_SPLITS)}, a comma list, or 'all' "
                                                        "(Meta-World: seen, heldout-wording)")
     parser.add_argument("--episodes", type=int, default=20, help="episodes per task family and split (fixed seeds)")
-    parser.add_argument("--workers", type=int, default=2, help="worker processes (1 torch thread each)")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes (1 torch thread each), local or on Ray (--backend)")
+    add_backend_arguments(parser)
     parser.add_argument("--n-action-steps", type=int, default=0, help="actions executed per chunk before re-planning (default: the checkpoint's)")
     parser.add_argument("--gripper-hysteresis", type=float, default=None,
                         help="open/close the gripper only past mid-range +- this fraction of its range; 0 executes it as predicted "
@@ -95,7 +100,8 @@ def run_eval(args: argparse.Namespace) -> int:
     if args.gripper_hysteresis is not None:
         source["gripper_hysteresis"] = args.gripper_hysteresis
     res = evaluate(source, args.out, suite=args.suite, tasks=args.tasks, splits=args.split,
-                   episodes=args.episodes, workers=args.workers, videos_per_outcome=args.videos, progress=not args.no_progress)
+                   episodes=args.episodes, workers=args.workers, videos_per_outcome=args.videos, progress=not args.no_progress,
+                   backend=backend_from_args(args))
     print_summary(res["summary"], f"{args.checkpoint or args.server} on {args.suite}")
     print(f"report: {args.out / 'report.html'}")
     return 0

@@ -56,7 +56,7 @@ def render_html(meta: dict[str, Any], summary: dict[str, Any], records: list[Epi
              f"<style>{CSS}</style></head><body><h1>{html.escape(meta['title'])}</h1>",
              f"<p class='muted'>suite {html.escape(meta['suite'])} · tasks {html.escape(', '.join(meta['tasks']))} · "
              f"{meta['episodes_per_split_and_task']} episodes per task and split · {len(records)} episodes in {meta['seconds']} s "
-             f"with {meta['workers']} workers · seeds are fixed per split, so another checkpoint meets the same episodes</p>"]
+             f"with {meta['workers']} {html.escape(meta.get('backend', 'local'))} workers · seeds are fixed per split, so another checkpoint meets the same episodes</p>"]
     o = summary["overall"]
     lat = summary["inference_ms"]
     parts.append(_section("summary", _rate_table({"all episodes": o, **summary["by_split"]}, "split")

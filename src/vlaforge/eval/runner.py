@@ -1,14 +1,13 @@
-"""`evaluate`: run a suite's episodes in spawned worker processes (1 torch thread each) and write the results.
+"""`evaluate`: run a suite's episodes in worker processes (1 torch thread each; local or on Ray, `vlaforge.jobs`) and write the results.
 
 Every worker loads the policy once; the episode's seed seeds both the env and torch (flow-head
-noise), so an episode's outcome does not depend on which worker ran it or how many there were.
+noise), so an episode's outcome does not depend on which worker ran it, how many there were, or on which backend.
 Outputs in `out`: records.jsonl (one per episode), results.json (summary with intervals),
 videos/*.mp4 (successes and failures per split) and a self-contained report.html.
 """
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import time
 from pathlib import Path
@@ -20,6 +19,7 @@ from vlaforge.errors import ConfigError
 from vlaforge.eval.records import EpisodeRecord
 from vlaforge.eval.suite import EpisodeSpec
 from vlaforge.eval.suites import get_suite
+from vlaforge.jobs import LOCAL, Backend, run_jobs
 
 _ACTOR: Any = None  # per worker process
 
@@ -149,11 +149,12 @@ def check_policy_fits_env(source: dict[str, Any], image_size: int, suite: str = 
 
 def evaluate(source: dict[str, Any], out: str | Path, suite: str = "tabletop", tasks: str | list[str] | None = None,
              splits: str | list[str] = "all", episodes: int = 20, workers: int = 2, image_size: int | None = None,
-             videos_per_outcome: int = 2, progress: bool = True, title: str = "") -> dict[str, Any]:
+             videos_per_outcome: int = 2, progress: bool = True, title: str = "", backend: Backend = LOCAL) -> dict[str, Any]:
     """Evaluate the actor described by `source` on the suite; write records, results, videos and report to `out`.
 
     `tasks` None means the suite's default (tabletop: pick_place; Meta-World: every task of the suite);
-    `image_size` None means the suite's choice (tabletop: 96; Meta-World: the policy's own size).
+    `image_size` None means the suite's choice (tabletop: 96; Meta-World: the policy's own size). On `backend` ray, every
+    node reads the checkpoint at the same path (a shared filesystem), or the policy is served (`source` "server").
     """
     from vlaforge.eval.records import save_records, summarize
     from vlaforge.eval.report import write_report
@@ -174,12 +175,13 @@ def evaluate(source: dict[str, Any], out: str | Path, suite: str = "tabletop", t
     records: list[EpisodeRecord] = []
     kept: dict[tuple[str, bool], list[tuple[EpisodeRecord, np.ndarray]]] = {}
     jobs = [(suite, spec, image_size, cameras) for spec in specs]
-    with mp.get_context("spawn").Pool(min(workers, len(jobs)), initializer=_init_worker, initargs=(source, s.fps)) as pool:
-        results = pool.imap(_work, jobs)
+    # Workers get an absolute checkpoint path: a Ray worker does not start in this process's working directory.
+    shipped = {**source, "checkpoint": Path(source["checkpoint"]).resolve()} if "checkpoint" in source else source
+    with run_jobs(_work, jobs, workers, _init_worker, (shipped, s.fps), backend) as results:
         if progress:
             from rich.progress import track
 
-            results = track(results, total=len(jobs), description=f"evaluating {len(jobs)} episodes ({workers} workers)")
+            results = track(results, total=len(jobs), description=f"evaluating {len(jobs)} episodes ({workers} {backend.describe()} workers)")
         for record, frames in results:
             records.append(record)
             slot = kept.setdefault((record.split, record.success), [])
@@ -189,7 +191,7 @@ def evaluate(source: dict[str, Any], out: str | Path, suite: str = "tabletop", t
     summary = summarize(records, groups=s.groups())
     meta = {"source": {k: str(v) for k, v in source.items() if k != "token"}, "suite": suite, "tasks": families, "splits": split_list,
             "image_size": image_size, "cameras": list(cameras) if cameras else None,
-            "episodes_per_split_and_task": episodes, "workers": workers, "seconds": round(seconds, 1),
+            "episodes_per_split_and_task": episodes, "workers": workers, "backend": backend.describe(), "seconds": round(seconds, 1),
             "title": title or f"evaluation of {next(iter(source.values()))}"}
     with staging_dir(Path(out)) as tmp:
         save_records(records, tmp / "records.jsonl")

@@ -6,6 +6,9 @@ import argparse
 import json
 from pathlib import Path
 
+from vlaforge.jobs import add_arguments as add_backend_arguments
+from vlaforge.jobs import from_args as backend_from_args
+
 SPLITS = ("seen", "heldout-wording", "heldout-combos", "val-wording")  # mirrors tasks.SPLITS without importing the sim at --help
 
 
@@ -22,7 +25,7 @@ def register(parser: argparse.ArgumentParser) -> None:
                                                  "(easy, medium, hard, very_hard) or task names, within --suite")
     p.add_argument("--episodes", type=int, default=10, help="episodes per family or task (seeds --seed, --seed+1, ...)")
     p.add_argument("--out", type=Path, required=True, help="dataset directory to create")
-    p.add_argument("--workers", type=int, default=2, help="worker processes (one core each)")
+    p.add_argument("--workers", type=int, default=2, help="worker processes (one core each), local or on Ray (--backend)")
     p.add_argument("--split", default="seen", choices=SPLITS, help="Meta-World has seen and heldout-wording only")
     p.add_argument("--perturb", default="", help="comma-separated perturbations, NAME[@after_grasp|@STEP], or 'all' (tabletop only)")
     p.add_argument("--one-each", action="store_true", help="give each episode one of the --perturb list in turn, not all of them")
@@ -31,6 +34,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--keep-failures", action="store_true", help="also write episodes where the expert failed (flagged success=false)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing dataset at --out")
+    add_backend_arguments(p)
     p.set_defaults(func=_collect)
 
     q = sub.add_parser("play", help="render one expert episode to an mp4 with the instruction and subtask drawn on it")
@@ -54,7 +58,7 @@ def _collect(args: argparse.Namespace) -> int:
     fams = all_families() if tasks == "all" else [t for t in tasks.split(",") if t]
     summary = collect(args.out, fams, args.episodes, args.workers, args.split, args.perturb, args.image_size, args.seed,
                       args.overwrite, only_success=not args.keep_failures, one_each=args.one_each,
-                      perturb_fraction=args.perturb_fraction)
+                      perturb_fraction=args.perturb_fraction, backend=backend_from_args(args))
     print(json.dumps(summary))
     return 0
 
@@ -72,7 +76,7 @@ def _collect_metaworld(args: argparse.Namespace) -> int:
     from vlaforge.sim.metaworld.collect import collect
 
     summary = collect(args.out, select_tasks(args.suite, args.tasks), args.episodes, args.workers, args.split, args.image_size,
-                      args.seed, args.overwrite, only_success=not args.keep_failures, suite=args.suite)
+                      args.seed, args.overwrite, only_success=not args.keep_failures, suite=args.suite, backend=backend_from_args(args))
     print(json.dumps(summary))
     return 0
 

@@ -1,13 +1,13 @@
 """Expert demonstrations in parallel worker processes, written as one LeRobot v3.0 dataset.
 
-Workers are spawned processes that import mujoco and numpy only (never torch); each keeps one env
-per (family, split, perturbations, size) and renders with one software-GL thread, so K workers
-use K cores. Episodes come back in job order, so the same arguments write the same dataset.
+Workers are spawned processes (or Ray actors, `vlaforge.jobs`) that import mujoco and numpy only (never
+torch); each keeps one env per (family, split, perturbations, size) and renders with one software-GL
+thread, so K workers use K cores. Episodes come back in job order, so the same arguments write the same
+dataset on either backend.
 """
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import time
 from pathlib import Path
@@ -16,6 +16,7 @@ from typing import Any, Callable
 import numpy as np
 
 from vlaforge.errors import ConfigError
+from vlaforge.jobs import LOCAL, Backend, run_jobs
 from vlaforge.sim.tasks import TASKS, check_family, check_split
 
 _ENVS: dict[tuple, Any] = {}  # per-process env cache
@@ -90,12 +91,11 @@ def _work(job: tuple) -> dict[str, Any]:
 
 
 def write_parallel(w: Any, work: Callable[[tuple], dict[str, Any]], jobs: list[tuple], workers: int, names: list[str],
-                   only_success: bool, progress: bool, description: str) -> tuple[int, dict[str, list[int]]]:
-    """Run `work(job)` (a module-level function returning an episode) over `jobs` in `workers` spawned processes, one core
-    each, and add every kept episode to writer `w` → (episodes kept, {family or task: [successes, ran]})."""
+                   only_success: bool, progress: bool, description: str, backend: Backend = LOCAL) -> tuple[int, dict[str, list[int]]]:
+    """Run `work(job)` (a module-level function returning an episode) over `jobs` in `workers` processes of `backend`, one
+    core each, and add every kept episode to writer `w` in job order → (episodes kept, {family or task: [successes, ran]})."""
     kept, ran = 0, {n: [0, 0] for n in names}
-    with mp.get_context("spawn").Pool(min(workers, len(jobs)), initializer=_init_worker) as pool:
-        results = pool.imap(work, jobs)
+    with run_jobs(work, jobs, workers, _init_worker, backend=backend) as results:
         if progress:
             from rich.progress import track
 
@@ -113,8 +113,10 @@ def write_parallel(w: Any, work: Callable[[tuple], dict[str, Any]], jobs: list[t
 
 def collect(out: str | Path, families: list[str], episodes: int, workers: int = 2, split: str = "seen",
             perturb: list[str] | None = None, image_size: int = 96, seed: int = 0, overwrite: bool = False,
-            only_success: bool = True, progress: bool = True, one_each: bool = False, perturb_fraction: float = 1.0) -> dict[str, Any]:
-    """`episodes` per family (seeds seed, seed+1, ...), rolled out in `workers` processes, written atomically to `out`.
+            only_success: bool = True, progress: bool = True, one_each: bool = False, perturb_fraction: float = 1.0,
+            backend: Backend = LOCAL) -> dict[str, Any]:
+    """`episodes` per family (seeds seed, seed+1, ...), rolled out in `workers` processes (local or on Ray: `backend`),
+    written atomically to `out`.
 
     `perturb_fraction` of the episodes (evenly spread) get the perturbations, the rest run clean; with
     `one_each`, the j-th perturbed episode gets only the (j mod n)-th of the n perturbations.
@@ -147,12 +149,12 @@ def collect(out: str | Path, families: list[str], episodes: int, workers: int = 
         w.set_lineage({"name": "sim collect", "families": families, "episodes": episodes, "split": split,
                        "perturb": list(specs), "one_each": one_each, "perturb_fraction": perturb_fraction, "seed": seed, "image_size": image_size}, parents=[])
         kept, ran = write_parallel(w, _work, jobs, workers, families, only_success, progress,
-                                   f"collecting {len(jobs)} expert episodes ({workers} workers)")
+                                   f"collecting {len(jobs)} expert episodes ({workers} {backend.describe()} workers)", backend)
         if kept == 0:
             raise ConfigError("no episode succeeded, so nothing would be written; rerun with --keep-failures to keep them")
     secs = time.perf_counter() - t0
     return {"out": str(out), "kept": kept, "ran": len(jobs), "success": {f: f"{s}/{n}" for f, (s, n) in ran.items()},
-            "seconds": round(secs, 2), "episodes_per_minute": round(60 * len(jobs) / secs, 1)}
+            "seconds": round(secs, 2), "episodes_per_minute": round(60 * len(jobs) / secs, 1), "backend": backend.describe()}
 
 
 def all_families() -> list[str]:

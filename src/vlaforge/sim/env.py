@@ -88,6 +88,7 @@ class TabletopEnv(gym.Env):
         self._light0 = m.light_diffuse.copy()
         self._cam0, self._camq0 = m.cam_pos.copy(), m.cam_quat.copy()
         self._head0 = m.vis.headlight.diffuse.copy()
+        self._rgba0 = m.geom_rgba.copy()  # unused shape slots keep the colour they are reset to, not the last episode's
         n_img = (image_size, image_size, 3)
         cams = {f"observation.images.{c}": gym.spaces.Box(0, 255, n_img, np.uint8) for c in CAMERAS} if render else {}
         self.observation_space = gym.spaces.Dict({**cams, "observation.state": gym.spaces.Box(-np.inf, np.inf, (4,), np.float32)})
@@ -207,6 +208,7 @@ class TabletopEnv(gym.Env):
         m.light_diffuse[:] = self._light0
         m.cam_pos[:], m.cam_quat[:] = self._cam0, self._camq0
         m.vis.headlight.diffuse[:] = self._head0
+        m.geom_rgba[:] = self._rgba0
         self.task = tasks.sample_task(self.family, split, self.rng)
         wording = language.WORDING_OF_SPLIT.get(split, "train")
         phrased = self.task_family.instruction(self.task, wording, self.rng)  # always drawn, so overrides keep the rng stream

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from vlaforge.errors import ConfigError
+from vlaforge.jobs import LOCAL, Backend
 
 _ENVS: dict[tuple, Any] = {}  # per-process env cache
 
@@ -59,8 +60,9 @@ def _work(job: tuple) -> dict[str, Any]:
 
 def collect(out: str | Path, tasks: list[str], episodes: int, workers: int = 2, split: str = "seen", image_size: int = 96,
             seed: int = 0, overwrite: bool = False, only_success: bool = True, progress: bool = True,
-            profile: str = "fast", suite: str = "") -> dict[str, Any]:
-    """`episodes` per task (seeds seed, seed+1, ...) in `workers` processes, written atomically to `out`; returns a summary."""
+            profile: str = "fast", suite: str = "", backend: Backend = LOCAL) -> dict[str, Any]:
+    """`episodes` per task (seeds seed, seed+1, ...) in `workers` processes (local or on Ray: `backend`), written atomically
+    to `out`; returns a summary."""
     from vlaforge.data.writer import DatasetWriter
     from vlaforge.sim.collect import write_parallel
     from vlaforge.sim.metaworld import require_metaworld
@@ -83,12 +85,12 @@ def collect(out: str | Path, tasks: list[str], episodes: int, workers: int = 2, 
                        "seed": seed, "image_size": image_size, "render_profile": profile, "expert": "metaworld.policies",
                        "metaworld": _version()}, parents=[])
         kept, ran = write_parallel(w, _work, jobs, workers, tasks, only_success, progress,
-                                   f"collecting {len(jobs)} Meta-World expert episodes ({workers} workers)")
+                                   f"collecting {len(jobs)} Meta-World expert episodes ({workers} {backend.describe()} workers)", backend)
         if kept == 0:
             raise ConfigError("no expert episode succeeded, so nothing would be written; rerun with --keep-failures to keep them")
     secs = time.perf_counter() - t0
     return {"out": str(out), "kept": kept, "ran": len(jobs), "success": {t: f"{s}/{n}" for t, (s, n) in ran.items()},
-            "seconds": round(secs, 2), "episodes_per_minute": round(60 * len(jobs) / secs, 1)}
+            "seconds": round(secs, 2), "episodes_per_minute": round(60 * len(jobs) / secs, 1), "backend": backend.describe()}
 
 
 def _version() -> str:
