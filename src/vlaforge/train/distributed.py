@@ -16,6 +16,7 @@ class DistInfo:
     rank: int = 0
     world: int = 1
     local_rank: int = 0
+    local_world: int = 1  # processes of this job on this machine (they share its cores)
 
     @property
     def is_main(self) -> bool:
@@ -30,7 +31,8 @@ def init(device: torch.device) -> DistInfo:
         return DistInfo()
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
-    return DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", str(dist.get_world_size())))
+    return DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")), local_world)
 
 
 def shutdown() -> None:

@@ -149,7 +149,7 @@ def train(
     cfg = run_cfg.train
     device = pick_device(cfg.device)
     info = dist.init(device)
-    threads = set_torch_threads(cfg.threads or auto_threads(info.world))
+    threads = set_torch_threads(cfg.threads or auto_threads(info.local_world))
     if info.is_main:
         print(f"torch threads: {threads}" + ("" if cfg.threads else f" (--train.threads 0: the free cores of {available_cores()}, re-checked every 250 steps)"), flush=True)
     if device.type == "cuda":
@@ -267,7 +267,7 @@ def train(
                 ema.update(policy, step)
             n_log += len(batch["task"]) * info.world
             if not cfg.threads and step % 250 == 0 and device.type == "cpu":
-                threads = set_torch_threads(auto_threads(info.world))  # other work may have started or stopped
+                threads = set_torch_threads(auto_threads(info.local_world))  # other work may have started or stopped
             if cfg.budget_minutes > 0 and (step - step0 == 20 or step % 250 == 0):
                 # Fit the schedule (and the stop) to the wall-clock budget: first once the step time is known,
                 # then again every 250 steps, so a machine that slows down still stops on time.
