@@ -1,5 +1,8 @@
-"""Export a policy to ONNX (fp32, optionally int8): normalization in, unnormalization out, the flow
-head's Euler steps unrolled, the language embedding an input (precomputed for the dataset's tasks).
+"""Export a policy to ONNX (fp32, optionally int8): normalization in, unnormalization out, the head's
+`sample` traced as it runs (the flow head's Euler steps, the tokens head's greedy decode, unrolled),
+the language embedding an input (precomputed for the dataset's tasks). Every head gets the same
+inputs; the head says itself whether it uses the noise (`draws_noise`) and what its settings were
+(`config`, stored in the metadata), so export has no per-head branch.
 
 Parity with PyTorch is checked on real dataset samples with the same noise; the max abs error per
 action dimension is printed, stored in the export's metadata, and the export fails above tolerance.
@@ -16,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from vlaforge.config import to_dict
 from vlaforge.errors import CheckpointError, VlaforgeError
 
 
@@ -160,6 +164,7 @@ def export_onnx(run: str | Path, out: str | Path, int8: bool = False, dataset: s
         "source": str(run),
         "int8": int8,
         "head": policy.cfg.head,
+        "head_config": to_dict(policy.head.config) if policy.head.config is not None else {},  # e.g. the flow steps unrolled
         "inputs": names,
         "batch": "dynamic",
         "spec": policy.spec,
