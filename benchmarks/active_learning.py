@@ -22,7 +22,7 @@ from common import Contention, save  # noqa: E402
 
 QUICK = dict(demos=3, rounds=1, budget=40, rollouts=1, eval_episodes=2, train_minutes=0.2, start_minutes=0.2, image_size=48,
              model=["--model.head", "flow", "--model.width", "32", "--model.depth", "1", "--model.head_depth", "1", "--model.n_heads", "2", "--model.chunk", "8",
-                    "--model.image_tokens", "4", "--model.flow_steps", "2"],
+                    "--model.image_tokens", "4", "--model.flow.steps", "2"],
              train=["--train.batch_size", "8", "--train.val_fraction", "0", "--train.warmup_steps", "5", "--train.save_every", "100000"])
 FULL = dict(demos=100, rounds=4, budget=1500, rollouts=30, eval_episodes=100, train_minutes=10.0, start_minutes=20.0, image_size=96,
             model=["--model.head", "flow"], train=["--train.batch_size", "64", "--train.steps", "100000", "--train.save_every", "100000", "--train.augment", "fixed_camera"])

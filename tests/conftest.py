@@ -78,11 +78,11 @@ def queued_master(labelled_dataset, tmp_path_factory) -> Path:
     from vlaforge.data import open_dataset
     from vlaforge.engine.active.cli import recipe
     from vlaforge.engine.active.loop import LoopConfig, run_loop
-    from vlaforge.models import PolicyConfig, build_policy
+    from vlaforge.models import FlowConfig, PolicyConfig, build_policy
 
     base = tmp_path_factory.mktemp("queued")
     torch.manual_seed(0)
-    policy = build_policy(PolicyConfig(head="flow", width=32, depth=1, head_depth=1, n_heads=2, chunk=8, image_tokens=4, flow_steps=2),
+    policy = build_policy(PolicyConfig(head="flow", width=32, depth=1, head_depth=1, n_heads=2, chunk=8, image_tokens=4, flow=FlowConfig(steps=2)),
                           open_dataset(labelled_dataset), verbose=False).eval()
     ck = policy.save(base / "ck")
     run = recipe(labelled_dataset, str(ck), ["--train.steps", "2", "--train.batch_size", "4", "--train.val_fraction", "0",

@@ -54,6 +54,9 @@ TRAIN_ROWS = [
     pytest.param(["--train.ema_decay", "2"], "--train.ema_decay", id="ema-decay-2"),
     pytest.param(["--model.chunk", "0"], "--model.chunk", id="model-chunk-0"),
     pytest.param(["--model.n_action_steps", "99"], "--model.n_action_steps", id="n-action-steps-99"),
+    pytest.param(["--model.flow.steps", "0"], "--model.flow.steps", id="flow-steps-0"),
+    pytest.param(["--model.flow_steps", "0"], "--model.flow.steps", id="old-flow-steps-flag-0"),
+    pytest.param(["--model.tokens.tokenizer", "bpe"], "--model.tokens.tokenizer", id="tokenizer-bpe"),
 ]
 
 

@@ -76,19 +76,59 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
     return value
 
 
+def field_paths(cls: type, prefix: str = "") -> list[str]:
+    """Every settable field of dataclass `cls` as a dotted path, nested sections expanded (`flow.steps`), in field order."""
+    out = []
+    for name, tp in _field_types(cls).items():
+        path = f"{prefix}{name}"
+        out += field_paths(tp, f"{path}.") if _is_dataclass_type(tp) else [path]
+    return out
+
+
+def _renamed(cls: type, data: dict[str, Any], where: str) -> dict[str, Any]:
+    """`data` with the flat old names in `cls.RENAMED_KEYS` moved to their nested places (e.g. flow_steps → flow.steps)."""
+    renames: dict[str, str] = getattr(cls, "RENAMED_KEYS", {})
+    if not any(k in data for k in renames):
+        return data
+    prefix = f"{where}." if where else ""
+    data = dict(data)
+    for old, new in renames.items():
+        if old not in data:
+            continue
+        value = data.pop(old)
+        *sections, leaf = new.split(".")
+        node = data
+        for s in sections:
+            child = node.get(s, {})
+            if dataclasses.is_dataclass(child):
+                child = {f.name: getattr(child, f.name) for f in dataclasses.fields(child)}
+            if not isinstance(child, dict):
+                raise ConfigError(f"{prefix}{s}: expected a mapping, found {child!r}")
+            child = dict(child)  # a copy: the caller's dict is never changed
+            node[s] = child
+            node = child
+        if leaf in node and node[leaf] != value:
+            raise ConfigError(f"{prefix}{old} = {value!r} (the old name of {prefix}{new}) and {prefix}{new} = {node[leaf]!r} "
+                              f"disagree; keep only {prefix}{new}")
+        node[leaf] = value
+    return data
+
+
 def from_dict(cls: type[T], data: dict[str, Any], _where: str = "") -> T:
     """Build dataclass `cls` from a (nested) dict; unknown keys raise ConfigError listing the valid ones.
 
-    Keys named in the class's `RETIRED_KEYS` (fields that were removed) are dropped, so files saved
-    before the removal (a checkpoint's config.json) still load."""
+    Keys named in the class's `RETIRED_KEYS` (fields that were removed) are dropped, and those in
+    `RENAMED_KEYS` (flat fields that moved into a nested section) are moved to their new place, so
+    files saved before the change (a checkpoint's config.json) still load as the same config."""
     types_ = _field_types(cls)
     data = {k: v for k, v in data.items() if k not in getattr(cls, "RETIRED_KEYS", ())}
+    data = _renamed(cls, data, _where)
     unknown = sorted(set(data) - set(types_))
     if unknown:
         prefix = f"{_where}." if _where else ""
         raise ConfigError(
             f"unknown config key(s) {[prefix + k for k in unknown]} for {cls.__name__}; "
-            f"valid keys: {sorted(prefix + k for k in types_)}"
+            f"valid keys: {sorted(field_paths(cls, prefix))}"
         )
     kwargs = {k: _coerce(types_[k], v, f"{_where}.{k}" if _where else k) for k, v in data.items()}
     return cls(**kwargs)
@@ -99,18 +139,25 @@ def to_dict(cfg: Any) -> dict[str, Any]:
     return json.loads(json.dumps(dataclasses.asdict(cfg)))
 
 
-def override(cfg: T, dotted_key: str, value: Any) -> T:
-    """Return a copy of `cfg` with `a.b.c` set to `value` (parsed to the field's type)."""
+def override(cfg: T, dotted_key: str, value: Any, _where: str = "") -> T:
+    """Return a copy of `cfg` with `a.b.c` set to `value` (parsed to the field's type); old flat names are aliases."""
     head, _, rest = dotted_key.partition(".")
+    prefix = f"{_where}." if _where else ""
+    renamed = getattr(type(cfg), "RENAMED_KEYS", {}).get(head)
+    if renamed and not rest:
+        return override(cfg, renamed, value, _where)
     types_ = _field_types(type(cfg))
     if head not in types_:
-        raise ConfigError(f"unknown config key {dotted_key!r}; valid keys under it: {sorted(types_)}")
+        raise ConfigError(f"unknown config key {prefix + dotted_key!r}; valid keys{' under ' + _where if _where else ''}: "
+                          f"{sorted(field_paths(type(cfg), prefix))}")
     if rest:
         child = getattr(cfg, head)
         if not dataclasses.is_dataclass(child):
-            raise ConfigError(f"{head!r} is not a section; cannot set {dotted_key!r}")
-        return dataclasses.replace(cfg, **{head: override(child, rest, value)})
-    return dataclasses.replace(cfg, **{head: _coerce(types_[head], value, dotted_key)})
+            raise ConfigError(f"{prefix + head!r} is not a section; cannot set {prefix + dotted_key!r}")
+        return dataclasses.replace(cfg, **{head: override(child, rest, value, prefix + head)})
+    if _is_dataclass_type(types_[head]) and not isinstance(value, (dict, types_[head])):
+        raise ConfigError(f"{prefix + head!r} is a section; set its fields: {sorted(field_paths(types_[head], prefix + head + '.'))}")
+    return dataclasses.replace(cfg, **{head: _coerce(types_[head], value, prefix + dotted_key)})
 
 
 def apply_overrides(cfg: T, pairs: list[str]) -> T:

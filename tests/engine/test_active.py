@@ -16,9 +16,9 @@ from vlaforge.engine.active.queue import QUEUE_PATH, make_queue, read_queue
 from vlaforge.engine.active.uncertainty import ensemble_disagreement, flow_spread, make_scorer, token_entropy
 from vlaforge.engine.active.version import write_version
 from vlaforge.errors import ConfigError
-from vlaforge.models import PolicyConfig, build_policy
+from vlaforge.models import FlowConfig, PolicyConfig, TokensConfig, build_policy
 
-TINY = dict(head="flow", width=32, depth=1, head_depth=1, n_heads=2, chunk=8, image_tokens=4, flow_steps=2)  # flow: its own uncertainty
+TINY = dict(head="flow", width=32, depth=1, head_depth=1, n_heads=2, chunk=8, image_tokens=4, flow=FlowConfig(steps=2))  # flow: its own uncertainty
 SIZE = 48  # the labelled_dataset fixture's image size
 
 
@@ -58,7 +58,7 @@ def test_flow_spread_is_the_std_of_the_noise_when_the_head_predicts_no_velocity(
 
 def test_token_entropy_is_log_of_the_allowed_tokens_when_logits_are_flat_and_lower_when_peaked(ds, obs):
     torch.manual_seed(0)
-    p = build_policy(PolicyConfig(**{**TINY, "head": "tokens", "n_bins": 32}), ds, verbose=False).eval()
+    p = build_policy(PolicyConfig(**{**TINY, "head": "tokens", "tokens": TokensConfig(n_bins=32)}), ds, verbose=False).eval()
     torch.nn.init.zeros_(p.head.out.weight)
     torch.nn.init.zeros_(p.head.out.bias)
     allowed = (p.head.allowed_bias == 0).sum(-1).float()  # (L,) ids each position may take

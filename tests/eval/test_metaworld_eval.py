@@ -64,11 +64,11 @@ def test_success_is_meta_worlds_and_ends_the_episode():
 def test_tiny_policy_evaluates_on_two_episodes_with_intervals_and_difficulty(tmp_path):
     from vlaforge.data import open_dataset
     from vlaforge.eval.runner import evaluate
-    from vlaforge.models import PolicyConfig, build_policy
+    from vlaforge.models import FlowConfig, PolicyConfig, build_policy
     from vlaforge.sim.metaworld.collect import collect
 
     collect(tmp_path / "ds", ["reach-v3"], episodes=2, workers=1, image_size=32, progress=False)
-    cfg = PolicyConfig(width=32, depth=1, head_depth=1, n_heads=2, chunk=8, image_tokens=4, flow_steps=2)
+    cfg = PolicyConfig(width=32, depth=1, head_depth=1, n_heads=2, chunk=8, image_tokens=4, flow=FlowConfig(steps=2))
     ck = build_policy(cfg, open_dataset(tmp_path / "ds"), verbose=False).save(tmp_path / "ck")
     res = evaluate({"checkpoint": ck}, tmp_path / "ev", suite="metaworld:reach-v3", splits="seen", episodes=2, workers=1, progress=False)
     s = res["summary"]

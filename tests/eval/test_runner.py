@@ -17,12 +17,12 @@ from vlaforge.eval.suite import episode_specs, parse_splits
 @pytest.fixture(scope="module")
 def sim_checkpoint(tmp_path_factory):
     from vlaforge.data import open_dataset
-    from vlaforge.models import PolicyConfig, build_policy
+    from vlaforge.models import FlowConfig, PolicyConfig, build_policy
     from vlaforge.sim.collect import collect
 
     root = tmp_path_factory.mktemp("evalck")
     collect(root / "ds", ["pick_place"], episodes=2, workers=1, progress=False)
-    cfg = PolicyConfig(width=32, depth=1, head_depth=1, n_heads=2, chunk=8, image_tokens=4, flow_steps=2)
+    cfg = PolicyConfig(width=32, depth=1, head_depth=1, n_heads=2, chunk=8, image_tokens=4, flow=FlowConfig(steps=2))
     return build_policy(cfg, open_dataset(root / "ds"), verbose=False).save(root / "ck")
 
 

@@ -73,7 +73,7 @@ def test_policy_refuses_privileged_inputs(labelled_dataset, tmp_path):
     item = ds[3]
     obs = {k: item[k] for k in [*policy.cameras, "observation.state"]}
     assert policy.predict_chunk(obs, ds.tasks[0]).shape == (8, 4)
-    assert "label.target" not in json.dumps(policy.spec)  # the checkpoint's inputs are cameras and state only
+    assert "label.target" not in json.dumps(policy.dataset_info)  # the checkpoint's inputs are cameras and state only
     with pytest.raises(FeatureMismatch, match="privileged"):
         policy.predict_chunk({**obs, "label.target": item["label.target"]}, ds.tasks[0])
     with pytest.raises(FeatureMismatch, match="privileged"):

@@ -124,7 +124,7 @@ def test_edited_normalization_of_the_same_shape_is_refused(tiny_dataset, tmp_pat
 
 def test_gripper_hysteresis_switches_only_past_the_band(tiny_dataset):
     p = build_policy(PolicyConfig(head="chunk", gripper_hysteresis=0.2, **TINY), tiny_dataset, verbose=False).eval()
-    names = list(p.spec["features"]["action"]["names"])
+    names = list(p.dataset_info["features"]["action"]["names"])
     if "gripper" not in names:
         pytest.skip("sample data has no gripper axis")
     g = names.index("gripper")
@@ -169,3 +169,13 @@ def test_every_head_samples_with_the_same_signature(tiny_dataset, head):
     assert a.shape == (2, p.cfg.chunk, p.action_dim)
     torch.testing.assert_close(a, b)  # given the noise, every head is deterministic
     assert isinstance(p.head.draws_noise, bool)
+
+
+def test_dataset_info_is_what_dataset_json_holds_and_spec_is_its_old_name(tiny_dataset, tmp_path):
+    p = build_policy(PolicyConfig(head="chunk", **TINY), tiny_dataset, verbose=False)
+    ck = p.save(tmp_path / "ck")
+    saved = json.loads((ck / "dataset.json").read_text())  # the file name and content a checkpoint always had
+    assert saved == p.dataset_info and saved["path"] == str(tiny_dataset.root) and "features" in saved
+    assert load_policy(ck).dataset_info == saved
+    with pytest.warns(DeprecationWarning, match="renamed dataset_info"):
+        assert p.spec is p.dataset_info

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from vlaforge.models import PolicyConfig
+from vlaforge.models import PolicyConfig, TokensConfig
 from vlaforge.models.heads.token_decoding import allowed_tokens
 from vlaforge.models.heads.tokens import ActionTokenizer, TokensHead, dct_matrix
 
@@ -13,7 +13,7 @@ TINY = dict(width=32, head_depth=2, n_heads=4, chunk=8)
 def _head(tokenizer: str, seed: int = 0) -> TokensHead:
     """A tiny head whose random weights are large enough that the greedy tokens vary from step to step."""
     torch.manual_seed(seed)
-    head = TokensHead(PolicyConfig(head="tokens", tokenizer=tokenizer, **TINY), action_dim=3).eval()
+    head = TokensHead(PolicyConfig(head="tokens", tokens=TokensConfig(tokenizer=tokenizer), **TINY), action_dim=3).eval()
     with torch.no_grad():
         for p in head.parameters():
             p.normal_(0, 0.5 if p.dim() > 1 else 0.2)

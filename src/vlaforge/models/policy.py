@@ -4,7 +4,7 @@
 Raw observations in, raw actions out: normalization lives inside (see normalize.py) and is saved
 with the weights. The policy plans chunks (`predict_chunk`); executing them one action per step
 (queue, temporal ensembling, gripper hysteresis, async) is `vlaforge.control`. A checkpoint is a directory (DESIGN §3): model.safetensors, config.json,
-normalization.json, dataset.json.
+normalization.json, dataset.json (the policy's `dataset_info`: what it was trained on).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 import json
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -35,13 +36,17 @@ STATE, ACTION = "observation.state", "action"
 
 
 class VLAPolicy(nn.Module):
-    """See module doc. `forward(batch)` returns (loss, metrics) so DDP can wrap it."""
+    """See module doc. `forward(batch)` returns (loss, metrics) so DDP can wrap it.
 
-    def __init__(self, cfg: PolicyConfig, spec: dict[str, Any], verbose: bool = False):
+    `dataset_info` (saved as dataset.json) describes the dataset the policy was trained on: path,
+    fingerprint, fps, cameras, features with shapes and names, tasks. The I/O signature a server
+    exposes is `vlaforge.serve.schema.PolicySpec`, built from it."""
+
+    def __init__(self, cfg: PolicyConfig, dataset_info: dict[str, Any], verbose: bool = False):
         super().__init__()
-        self.cfg, self.spec = cfg, spec
-        feats = spec["features"]
-        self.cameras: list[str] = list(spec["cameras"])
+        self.cfg, self.dataset_info = cfg, dataset_info
+        feats = dataset_info["features"]
+        self.cameras: list[str] = list(dataset_info["cameras"])
         self.state_dim, self.action_dim = int(feats[STATE]["shape"][0]), int(feats[ACTION]["shape"][0])
         D = cfg.width
         self.normalizer = Normalizer(self.state_dim, self.action_dim, self.cameras, KEYPOINTS if cfg.grounding else ())
@@ -63,11 +68,17 @@ class VLAPolicy(nn.Module):
         # Cameras the CNN encodes: all, except the grounding camera when its keypoints stand for it.
         self.cnn_cams = [i for i in range(len(self.cameras))
                          if self.grounding is None or cfg.encode_grounding_camera or i != self.ground_cam]
-        self.text = shared_embedder(spec.get("text_model"))
+        self.text = shared_embedder(dataset_info.get("text_model"))
         self.reset()
         if verbose:
             print(f"built {cfg.encoder}+{cfg.head} policy: {self.num_params() / 1e6:.2f}M parameters "
                   f"({len(self.cameras)} cameras, state {self.state_dim}, action {self.action_dim}, chunk {cfg.chunk})")
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        """Old name of `dataset_info`, kept for callers not yet moved; "spec" now means the I/O signature (PolicySpec)."""
+        warnings.warn("VLAPolicy.spec is renamed dataset_info", DeprecationWarning, stacklevel=2)
+        return self.dataset_info
 
     def num_params(self) -> int:
         """Trainable parameters (the frozen text model is not counted)."""
@@ -222,16 +233,16 @@ class VLAPolicy(nn.Module):
         save_file({k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}, str(d / "model.safetensors"))
         atomic_write_json(d / "config.json", to_dict(self.cfg))
         atomic_write_json(d / "normalization.json", self.normalizer.to_json())
-        atomic_write_json(d / "dataset.json", self.spec)
+        atomic_write_json(d / "dataset.json", self.dataset_info)
         return d
 
     def check_compatible(self, features: dict[str, Any], fps: int, what: str = "dataset") -> None:
         """Raise CheckpointError naming every difference between this policy's inputs/outputs and `features`/`fps`."""
         diffs = []
-        if int(fps) != int(self.spec["fps"]):
-            diffs.append(f"fps: checkpoint {self.spec['fps']}, {what} {fps}")
+        if int(fps) != int(self.dataset_info["fps"]):
+            diffs.append(f"fps: checkpoint {self.dataset_info['fps']}, {what} {fps}")
         for key in [*self.cameras, STATE, ACTION]:
-            want = self.spec["features"][key]
+            want = self.dataset_info["features"][key]
             if key not in features:
                 diffs.append(f"{key!r} is missing from the {what} (it has {sorted(k for k in features if k.startswith(('observation', 'action')))})")
                 continue
@@ -262,8 +273,8 @@ def refuse_labels(obs: dict[str, Any]) -> None:
                               "at inference (send cameras and observation.state only)")
 
 
-def spec_from_dataset(ds: Any) -> dict[str, Any]:
-    """dataset.json content for a policy trained on `ds`."""
+def dataset_info(ds: Any) -> dict[str, Any]:
+    """A policy's `dataset_info` (its dataset.json) when trained on `ds`."""
     from vlaforge.data.lineage import quick_key
 
     feats = {}
@@ -284,7 +295,7 @@ def spec_from_dataset(ds: Any) -> dict[str, Any]:
 
 def build_policy(cfg: PolicyConfig, ds: Any, verbose: bool = True) -> VLAPolicy:
     """A fresh policy sized for dataset `ds`, normalization taken from its stats."""
-    policy = VLAPolicy(cfg, spec_from_dataset(ds), verbose=verbose)
+    policy = VLAPolicy(cfg, dataset_info(ds), verbose=verbose)
     policy.normalizer.load_stats(ds.stats)
     if cfg.encoder_init:
         if not hasattr(policy.vision, "load_pretrained"):
@@ -333,11 +344,11 @@ def load_policy(path: str | Path, device: str = "cpu") -> VLAPolicy:
         raw = json.loads((d / "config.json").read_text())
         raw.setdefault("encode_grounding_camera", True)  # checkpoints from before the option encoded every camera
         cfg = from_dict(PolicyConfig, raw)
-        spec = json.loads((d / "dataset.json").read_text())
+        info = json.loads((d / "dataset.json").read_text())
         norm = json.loads((d / "normalization.json").read_text())
     except (json.JSONDecodeError, KeyError, TypeError) as e:
         raise CheckpointError(f"checkpoint {d} has a malformed JSON file ({e})") from None
-    policy = VLAPolicy(cfg, spec)
+    policy = VLAPolicy(cfg, info)
     from safetensors.torch import load_file
 
     state = load_file(str(d / "model.safetensors"))

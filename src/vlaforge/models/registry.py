@@ -18,8 +18,9 @@ def register_encoder(name: str) -> Callable[[type], type]:
 def register_head(name: str) -> Callable[[type], type]:
     """Class decorator: make an action head available as `--model.head name`.
 
-    A head has `loss(ctx, actions, pad) -> (loss, metrics)`, `sample(ctx, noise=None) -> (B, H, A)`
-    and `draws_noise` (whether `sample` uses `noise`; export feeds the same noise input to every head)."""
+    A head has `loss(ctx, actions, pad) -> (loss, metrics)`, `sample(ctx, noise=None) -> (B, H, A)`,
+    `draws_noise` (whether `sample` uses `noise`; export feeds the same noise input to every head) and
+    `config` (its own settings, a nested section of PolicyConfig such as `cfg.flow`, or None)."""
     return HEADS.register(name)
 
 

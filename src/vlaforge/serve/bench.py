@@ -34,7 +34,7 @@ def latency_table(run: str | Path, iters: int = 100) -> dict[str, Any]:
     from vlaforge.serve.onnx_policy import OnnxPolicy
 
     policy = load_policy(run)
-    ds = open_dataset(policy.spec["path"])
+    ds = open_dataset(policy.dataset_info["path"])
     item = ds[ds.num_frames // 2]
     obs = {k: item[k] for k in [*policy.cameras, "observation.state"]}
     task = item["task"]

@@ -1,5 +1,8 @@
-"""Export a policy to ONNX (fp32, optionally int8): normalization in, unnormalization out, the flow
-head's Euler steps unrolled, the language embedding an input (precomputed for the dataset's tasks).
+"""Export a policy to ONNX (fp32, optionally int8): normalization in, unnormalization out, the head's
+`sample` traced as it runs (the flow head's Euler steps, the tokens head's greedy decode, unrolled),
+the language embedding an input (precomputed for the dataset's tasks). Every head gets the same
+inputs; the head says itself whether it uses the noise (`draws_noise`) and what its settings were
+(`config`, stored in the metadata), so export has no per-head branch.
 
 Parity with PyTorch is checked on real dataset samples with the same noise; the max abs error per
 action dimension is printed, stored in the export's metadata, and the export fails above tolerance.
@@ -16,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from vlaforge.config import to_dict
 from vlaforge.errors import CheckpointError, VlaforgeError
 
 
@@ -104,7 +108,7 @@ def export_onnx(run: str | Path, out: str | Path, int8: bool = False, dataset: s
     from vlaforge.models import load_policy
 
     policy = load_policy(run).eval()
-    ds = open_dataset(dataset or policy.spec.get("path", ""))
+    ds = open_dataset(dataset or policy.dataset_info.get("path", ""))
     policy.check_compatible(ds.features, ds.fps)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -160,9 +164,10 @@ def export_onnx(run: str | Path, out: str | Path, int8: bool = False, dataset: s
         "source": str(run),
         "int8": int8,
         "head": policy.cfg.head,
+        "head_config": to_dict(policy.head.config) if policy.head.config is not None else {},  # e.g. the flow steps unrolled
         "inputs": names,
         "batch": "dynamic",
-        "spec": policy.spec,
+        "dataset_info": policy.dataset_info,  # what the policy was trained on (older exports: "spec"; read_meta takes both)
         "chunk": policy.cfg.chunk,
         "action_dim": policy.action_dim,
         "n_action_steps": policy.cfg.n_action_steps,
@@ -171,7 +176,7 @@ def export_onnx(run: str | Path, out: str | Path, int8: bool = False, dataset: s
         "parity": {"samples": len(obs), "batched": True, "max_abs_err_per_dim": max_err.tolist(), "max_rel_err_per_dim": rel.tolist(), "tolerance_rel": tol},
     }
     (out.parent / (out.name + ".json")).write_text(json.dumps(meta))
-    names_a = policy.spec["features"]["action"].get("names") or [str(i) for i in range(policy.action_dim)]
+    names_a = policy.dataset_info["features"]["action"].get("names") or [str(i) for i in range(policy.action_dim)]
     print("parity vs PyTorch on", len(obs), "dataset samples (max abs error per action dim):")
     for n, e, r in zip(names_a, max_err, rel):
         print(f"  {n:>10}: {e:.2e}  ({r:.2%} of its range)")
@@ -200,14 +205,16 @@ class _Stages:
 
 
 def read_meta(path: str | Path) -> dict[str, Any]:
-    """The FILE.onnx.json written by export_onnx."""
+    """The FILE.onnx.json written by export_onnx (an older one's "spec" is returned as "dataset_info")."""
     p = Path(str(path) + ".json")
     if not p.exists():
-        raise CheckpointError(f"{p} is missing: export with `vlaforge export` so the spec and language table travel with the model")
+        raise CheckpointError(f"{p} is missing: export with `vlaforge export` so the dataset info and language table travel with the model")
     try:
         meta = json.loads(p.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise CheckpointError(f"{p} is not valid JSON ({e}); export the model again with `vlaforge export`") from None
     if not isinstance(meta, dict):
         raise CheckpointError(f"{p} must hold a JSON object; export the model again with `vlaforge export`")
+    if "spec" in meta and "dataset_info" not in meta:  # written before the policy's `spec` was renamed `dataset_info`
+        meta["dataset_info"] = meta.pop("spec")
     return meta

@@ -37,7 +37,7 @@ class OnnxPolicy:
         self.n_action_steps = int(self.meta.get("n_action_steps", 8))
         self.table = {t: np.asarray(v, np.float32) for t, v in zip(self.meta["tasks"], self.meta["language_table"])}
         self.unseen: LRU[str, np.ndarray] = LRU(instruction_cache or DEFAULT_SIZE)  # other wordings, bounded
-        feats = self.meta["spec"]["features"]
+        feats = self.meta["dataset_info"]["features"]
         obs = {c: (tuple(feats[c]["shape"]), "uint8") for c in self.cameras}
         obs["observation.state"] = (tuple(feats["observation.state"]["shape"]), "float32")
         self.spec = PolicySpec(obs, self.chunk, self.action_dim, tuple(feats["action"].get("names") or ()))
@@ -50,7 +50,7 @@ class OnnxPolicy:
         if found is None:  # unseen wording: embed it with the same frozen text model
             from vlaforge.models.encoders.language import shared_embedder
 
-            embedder = shared_embedder(self.meta["spec"].get("text_model"))
+            embedder = shared_embedder(self.meta["dataset_info"].get("text_model"))
             found = embedder.features([instruction])[0].numpy()
             embedder.cache.pop(instruction, None)  # kept here, bounded, not twice
             self.unseen.put(instruction, found)

@@ -70,10 +70,10 @@ class Predictor(Protocol):
 
 
 def spec_of(policy: object) -> PolicySpec:
-    """The PolicySpec of a VLAPolicy (or anything with the same `spec`/`cfg` attributes)."""
-    spec = policy.spec  # type: ignore[attr-defined]
-    feats = spec["features"]
-    obs = {c: (tuple(feats[c]["shape"]), "uint8") for c in spec["cameras"]}
+    """The PolicySpec of a VLAPolicy (or anything with its `dataset_info`/`cfg` attributes): its inputs and outputs."""
+    info = policy.dataset_info  # type: ignore[attr-defined]
+    feats = info["features"]
+    obs = {c: (tuple(feats[c]["shape"]), "uint8") for c in info["cameras"]}
     obs["observation.state"] = (tuple(feats["observation.state"]["shape"]), "float32")
     return PolicySpec(obs, chunk=int(policy.cfg.chunk), action_dim=int(feats["action"]["shape"][0]),  # type: ignore[attr-defined]
                       action_names=tuple(feats["action"].get("names") or ()))

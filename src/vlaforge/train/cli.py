@@ -10,6 +10,7 @@ HELP = """Train a VLA policy on a LeRobot dataset.
 
 Any config field can be set with a flag: --model.<field> VALUE or --train.<field> VALUE
 (e.g. --model.head tokens --model.width 256 --train.steps 2000 --train.batch_size 64).
+A head's own settings are a nested section: --model.flow.steps 5, --model.tokens.n_bins 128.
 Unknown fields are errors that list the valid ones.
 
 examples:
@@ -20,9 +21,24 @@ examples:
 """
 
 
+def fields_help(width: int = 100) -> str:
+    """The fields `--model.<field>` and `--train.<field>` can set (head sections nested), as help text."""
+    import textwrap
+
+    from vlaforge.config import field_paths
+    from vlaforge.models.config import PolicyConfig
+    from vlaforge.train.config import TrainConfig
+
+    lines = ["config fields:"]
+    for section, cls in (("model", PolicyConfig), ("train", TrainConfig)):
+        lines.append(textwrap.fill(", ".join(field_paths(cls)), width, initial_indent=f"  --{section}.<field>: ",
+                                   subsequent_indent="      "))
+    return "\n".join(lines)
+
+
 def register(parser: argparse.ArgumentParser) -> None:
     """Add the train options."""
-    parser.description = HELP
+    parser.description = HELP + "\n" + fields_help()
     parser.add_argument("--dataset", type=Path, help="dataset directory (LeRobot v3.0 or v2.1)")
     parser.add_argument("--out", type=Path, help="run directory to create")
     parser.add_argument("--config", type=Path, help="JSON/YAML file with {dataset, model, train} sections")

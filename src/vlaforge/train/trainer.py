@@ -189,7 +189,7 @@ def train(
     if resume:
         state = ckpt.load_train_state(ckpt.latest_checkpoint(out))
         saved_cfg = json.loads((out / "config.json").read_text())
-        if saved_cfg["model"] != to_dict(mcfg):
+        if from_dict(type(mcfg), saved_cfg["model"], "model") != mcfg:  # parsed: a run saved with older (flat) keys resumes too
             raise CheckpointError(f"--resume: the model config differs from the one {out} was trained with; drop the overrides")
         policy.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])

@@ -71,12 +71,9 @@ def ensemble_disagreement(policies: Sequence[Any], obs: dict[str, np.ndarray], i
     chunks = []
     for p in policies:
         ctx = context(p, obs, instruction)
-        if p.cfg.head == "flow":
-            g = torch.Generator().manual_seed(seed)
-            noise = torch.randn(1, p.cfg.chunk, p.action_dim, generator=g).to(ctx.device, ctx.dtype)
-            out = p.head.sample(ctx, noise)
-        else:
-            out = p.head.sample(ctx)
+        g = torch.Generator().manual_seed(seed)  # the same noise for every member; heads that draw none ignore it
+        noise = torch.randn(1, p.cfg.chunk, p.action_dim, generator=g).to(ctx.device, ctx.dtype)  # (1, H, A)
+        out = p.head.sample(ctx, noise)
         chunks.append(ref.normalizer.action(p.normalizer.unaction(out)))  # (1, H, A) in the first member's units
     shapes = {tuple(c.shape) for c in chunks}
     if len(shapes) > 1:

@@ -1,1 +1,3 @@
-"""Action heads: flow (default), tokens, chunk. Each maps context tokens to an H-step action chunk."""
+"""Action heads: chunk (default), flow, tokens. Each maps context tokens to an H-step action chunk.
+
+A head with settings of its own keeps them in a light `<name>_config.py` (no torch), nested in PolicyConfig."""

@@ -15,6 +15,7 @@ class ChunkHead(nn.Module):
     """One pass from context to the whole chunk."""
 
     draws_noise = False  # `sample` is deterministic
+    config = None  # no settings of its own (the horizon H is `PolicyConfig.chunk`)
 
     def __init__(self, cfg: PolicyConfig, action_dim: int):
         super().__init__()

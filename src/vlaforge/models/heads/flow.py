@@ -3,7 +3,8 @@
 x_t = t * noise + (1 - t) * actions, target velocity u = noise - actions; t ~ Beta(1.5, 1)
 (emphasising noisy times, as openpi does) or uniform. An action expert (self-attention over the
 H action tokens, cross-attention to the trunk's context) predicts v(x_t, t | ctx). Inference
-integrates from pure noise at t = 1 to t = 0 with `flow_steps` Euler steps, reusing the context.
+integrates from pure noise at t = 1 to t = 0 with `steps` Euler steps, reusing the context. Its
+settings are `FlowConfig` (flow_config.py), `PolicyConfig.flow`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import torch
 from torch import nn
 
 from vlaforge.models.config import PolicyConfig
+from vlaforge.models.heads.flow_config import FlowConfig
 from vlaforge.models.layers import Block, sinusoidal
 from vlaforge.models.registry import register_head
 
@@ -25,7 +27,8 @@ class FlowHead(nn.Module):
     def __init__(self, cfg: PolicyConfig, action_dim: int):
         super().__init__()
         D = cfg.width
-        self.cfg, self.A = cfg, action_dim
+        self.config: FlowConfig = cfg.flow  # this head's own settings
+        self.H, self.A = cfg.chunk, action_dim
         self.inp = nn.Linear(action_dim, D)
         self.pos = nn.Parameter(torch.randn(cfg.chunk, D) * 0.02)
         self.time = nn.Sequential(nn.Linear(D, D), nn.GELU(), nn.Linear(D, D))
@@ -41,7 +44,7 @@ class FlowHead(nn.Module):
         return self.out(self.norm(h))  # (B, H, A)
 
     def _sample_t(self, B: int, device: torch.device) -> torch.Tensor:
-        if self.cfg.time_sampling == "uniform":
+        if self.config.time_sampling == "uniform":
             return torch.rand(B, device=device)
         beta = torch.distributions.Beta(torch.tensor(1.5, device=device), torch.tensor(1.0, device=device))
         return beta.sample((B,)) * 0.999 + 0.001  # (B,)
@@ -62,8 +65,8 @@ class FlowHead(nn.Module):
     def sample(self, ctx: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
         """Integrate from noise (t=1) to actions (t=0) → (B, H, A)."""
         B = ctx.shape[0]
-        x = torch.randn(B, self.cfg.chunk, self.A, device=ctx.device, dtype=ctx.dtype) if noise is None else noise
-        n = self.cfg.flow_steps
+        x = torch.randn(B, self.H, self.A, device=ctx.device, dtype=ctx.dtype) if noise is None else noise
+        n = self.config.steps
         for i in range(n):
             t = torch.full((B,), 1.0 - i / n, device=ctx.device, dtype=ctx.dtype)
             x = x - self.velocity(x, t, ctx) / n

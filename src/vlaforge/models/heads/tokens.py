@@ -5,7 +5,8 @@ rounded and offset into a vocabulary of `n_bins` ids, ordered low frequency firs
 dimensions, so the first tokens carry the coarse shape of the motion. `bins` maps each
 normalized action value to one of `n_bins` uniform bins (the RT-2/OpenVLA baseline). A small
 causal decoder cross-attends to the trunk's context and is decoded greedily, with a KV cache and
-DCT tokens constrained to coefficients an in-range chunk can have (see token_decoding.py).
+DCT tokens constrained to coefficients an in-range chunk can have (see token_decoding.py). Its
+settings are `TokensConfig` (tokens_config.py), `PolicyConfig.tokens`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from torch import nn
 from vlaforge.errors import ConfigError
 from vlaforge.models.config import PolicyConfig
 from vlaforge.models.heads.token_decoding import CachedDecoder, allowed_tokens, logit_bias
+from vlaforge.models.heads.tokens_config import TOKENIZERS, TokensConfig
 from vlaforge.models.layers import Block
 from vlaforge.models.registry import register_head
 
@@ -38,7 +40,7 @@ class ActionTokenizer(nn.Module):
     def __init__(self, mode: str, chunk: int, action_dim: int, n_bins: int, scale: float):
         super().__init__()
         if mode not in ("dct", "bins"):
-            raise ConfigError(f"model.tokenizer must be 'dct' or 'bins', got {mode!r}")
+            raise ConfigError(f"--model.tokens.tokenizer must be one of {', '.join(TOKENIZERS)}, got {mode!r}")
         self.mode, self.H, self.A, self.V, self.scale = mode, chunk, action_dim, n_bins, scale
         self.register_buffer("C", dct_matrix(chunk), persistent=False)
 
@@ -75,14 +77,16 @@ class TokensHead(nn.Module):
 
     def __init__(self, cfg: PolicyConfig, action_dim: int):
         super().__init__()
-        self.tok = ActionTokenizer(cfg.tokenizer, cfg.chunk, action_dim, cfg.n_bins, cfg.dct_scale)
+        self.config: TokensConfig = cfg.tokens  # this head's own settings
+        V = self.config.n_bins
+        self.tok = ActionTokenizer(self.config.tokenizer, cfg.chunk, action_dim, V, self.config.dct_scale)
         self.L = cfg.chunk * action_dim
-        self.bos = cfg.n_bins
-        self.embed = nn.Embedding(cfg.n_bins + 1, cfg.width)
+        self.bos = V
+        self.embed = nn.Embedding(V + 1, cfg.width)
         self.pos = nn.Parameter(torch.randn(self.L, cfg.width) * 0.02)
         self.blocks = nn.ModuleList([Block(cfg.width, cfg.n_heads, cross=True, dropout=cfg.dropout) for _ in range(cfg.head_depth)])
         self.norm = nn.LayerNorm(cfg.width)
-        self.out = nn.Linear(cfg.width, cfg.n_bins)
+        self.out = nn.Linear(cfg.width, V)
         self.register_buffer("allowed_bias", logit_bias(self.tok.allowed()), persistent=False)  # (L, V) 0 or NEG
         self.kv_cache = True  # False: decode by re-running the prefix (the reference path; same tokens, slower)
 
