@@ -195,3 +195,38 @@ def test_serve_lerobot_then_eval_over_the_server(act_dir, tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+@needs_lerobot
+def test_a_policy_with_history_gets_the_observation_repeated(sim_meta, tmp_path):
+    """Diffusion reads n_obs_steps=2 observations: served statelessly, it acts as LeRobot does on an episode's first step."""
+    pytest.importorskip("diffusers", reason="LeRobot's Diffusion policy needs diffusers (pip install 'lerobot[diffusion]')")
+    import torch
+    from lerobot.configs import FeatureType
+    from lerobot.policies import make_pre_post_processors
+    from lerobot.policies.diffusion.configuration_diffusion import DiffusionConfig
+    from lerobot.policies.diffusion.modeling_diffusion import DiffusionPolicy
+    from lerobot.policies.utils import prepare_observation_for_inference
+    from lerobot.utils.feature_utils import dataset_to_policy_features
+
+    from vlaforge.serve.lerobot_policy import LeRobotPolicy
+
+    feats = dataset_to_policy_features(sim_meta.features)
+    cfg = DiffusionConfig(input_features={k: f for k, f in feats.items() if f.type is not FeatureType.ACTION},
+                          output_features={k: f for k, f in feats.items() if f.type is FeatureType.ACTION},
+                          device="cpu", pretrained_backbone_weights=None, n_obs_steps=2, horizon=16, n_action_steps=8,
+                          down_dims=(16, 32), diffusion_step_embed_dim=32, spatial_softmax_num_keypoints=8,
+                          num_inference_steps=2, crop_shape=(84, 84))
+    torch.manual_seed(0)
+    DiffusionPolicy(cfg).save_pretrained(tmp_path / "dp")
+    for p in make_pre_post_processors(cfg, dataset_stats=sim_meta.stats):
+        p.save_pretrained(tmp_path / "dp")
+    ours = LeRobotPolicy(tmp_path / "dp")
+    assert ours.spec.chunk == 8 and "n_obs_steps=2" in ours.describe()
+    torch.manual_seed(5)
+    got = ours.predict_chunk(_obs(1), "x")  # (8, 4)
+    ref = DiffusionPolicy.from_pretrained(tmp_path / "dp")
+    pre, post = make_pre_post_processors(ref.config, pretrained_path=str(tmp_path / "dp"))
+    torch.manual_seed(5)  # the same diffusion noise
+    want = post(ref.select_action(pre(prepare_observation_for_inference(_obs(1), torch.device("cpu"), task="x")))).numpy()[0]
+    np.testing.assert_allclose(got[0], want, rtol=1e-5, atol=1e-5)

@@ -74,9 +74,12 @@ class LeRobotPolicy:
         if device:
             cfg.device = device
         self.cfg = cfg
-        self.policy = get_policy_class(cfg.type).from_pretrained(path, config=cfg)
+        try:
+            self.policy = get_policy_class(cfg.type).from_pretrained(path, config=cfg)
+            self.pre, self.post = make_pre_post_processors(cfg, pretrained_path=str(path), **_device_overrides(path, cfg.device))
+        except ImportError as e:  # a policy's own extra, e.g. diffusers for Diffusion; LeRobot's message names it
+            raise MissingExtra(f"the LeRobot {cfg.type} policy in {path} needs a package this LeRobot venv lacks: {e}") from None
         self.policy.eval()
-        self.pre, self.post = make_pre_post_processors(cfg, pretrained_path=str(path), **_device_overrides(path, cfg.device))
         _check_normalization(path, cfg, self.pre, self.post)
         self.n_obs_steps = int(getattr(cfg, "n_obs_steps", 1) or 1)
         self.n_action_steps = int(getattr(cfg, "n_action_steps", 0) or 0)
