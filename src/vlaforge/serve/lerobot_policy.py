@@ -79,7 +79,6 @@ class LeRobotPolicy:
             self.pre, self.post = make_pre_post_processors(cfg, pretrained_path=str(path), **_device_overrides(path, cfg.device))
         except ImportError as e:  # a policy's own extra, e.g. diffusers for Diffusion; LeRobot's message names it
             raise MissingExtra(f"the LeRobot {cfg.type} policy in {path} needs a package this LeRobot venv lacks: {e}") from None
-        self.policy.eval()
         _check_normalization(path, cfg, self.pre, self.post)
         self.n_obs_steps = int(getattr(cfg, "n_obs_steps", 1) or 1)
         self.n_action_steps = int(getattr(cfg, "n_action_steps", 0) or 0)
@@ -112,9 +111,10 @@ class LeRobotPolicy:
         cams = ", ".join(f"{k.removeprefix('observation.images.')} {self.spec.observation[k][0][0]}x{self.spec.observation[k][0][1]}"
                          for k in self.cameras) or "none"
         state = self.spec.observation.get("observation.state", ((0,), ""))[0][0]
+        steps = min(self.n_action_steps or self.chunk, self.chunk)
         line = (f"LeRobot {self.lerobot_version} {self.cfg.type} policy from {self.path}: cameras {cams}, state {state}, "
-                f"action {self.action_dim}, chunk {self.chunk} (LeRobot runs {self.n_action_steps or self.chunk} per chunk; "
-                f"pass `vlaforge eval --n-action-steps N`), device {self.cfg.device}")
+                f"action {self.action_dim}, chunk {self.chunk} (LeRobot executes {steps} of them; `vlaforge eval "
+                f"--n-action-steps {steps}` does the same), device {self.cfg.device}")
         if self.n_obs_steps > 1:
             line += (f"\nwarning: this policy reads n_obs_steps={self.n_obs_steps} past observations, but each request "
                      "carries one: the server repeats it as its own history (as LeRobot does on an episode's first step)")
