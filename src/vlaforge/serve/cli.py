@@ -1,4 +1,4 @@
-"""`vlaforge serve RUN_OR_ONNX`: the authenticated inference server."""
+"""`vlaforge serve RUN | EXPORT.onnx | lerobot:DIR`: the authenticated inference server."""
 
 from __future__ import annotations
 
@@ -18,9 +18,12 @@ def register(parser: argparse.ArgumentParser) -> None:
         "Serve a policy over HTTP (POST /act, GET /health, GET /spec, GET /metrics) and WebSocket (/ws),\n"
         "msgpack or JSON with explicit arrays (never pickle). A bearer token is required when binding\n"
         f"anything but loopback; give it, safest first, with --token-file, with ${TOKEN_ENV}, or\n"
-        "(visible to other users in `ps`) with --token."
+        "(visible to other users in `ps`) with --token.\n"
+        "lerobot:DIR serves a LeRobot pretrained_model directory (ACT, Diffusion, SmolVLA, ...) with its own\n"
+        "pre/post-processors; it needs `lerobot` importable, i.e. vlaforge installed into a LeRobot venv."
     )
-    parser.add_argument("policy", type=Path, help="run dir, checkpoint dir, or exported .onnx file")
+    parser.add_argument("policy", nargs="?", help="run dir, checkpoint dir, exported .onnx file, or lerobot:DIR")
+    parser.add_argument("--policy", dest="policy_option", metavar="POLICY", help="the same as the positional POLICY")
     parser.add_argument("--token-file", type=Path, metavar="PATH", help="read the bearer token from this file (surrounding whitespace stripped)")
     parser.add_argument("--token", help=f"bearer token on the command line: other users can read it in `ps`; prefer --token-file or ${TOKEN_ENV}")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s, loopback only; anything else needs a token)")
@@ -37,11 +40,18 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(func=run)
 
 
-def load_predictor(path: Path, threads: int = 0, instruction_cache: int = DEFAULT_CACHE) -> object:
-    """A predictor for a PyTorch checkpoint/run or an .onnx export."""
+def load_predictor(path: str | Path, threads: int = 0, instruction_cache: int = DEFAULT_CACHE) -> object:
+    """A predictor for a PyTorch checkpoint/run, an .onnx export, or `lerobot:DIR` (a LeRobot pretrained_model directory)."""
     from vlaforge.runtime import set_torch_threads
+    from vlaforge.serve.lerobot_policy import lerobot_dir
 
     set_torch_threads(threads or None)
+    foreign = lerobot_dir(path)
+    if foreign is not None:
+        from vlaforge.serve.lerobot_policy import LeRobotPolicy
+
+        return LeRobotPolicy(foreign)
+    path = Path(path)
     if path.suffix == ".onnx":
         from vlaforge.serve.onnx_policy import OnnxPolicy
 
@@ -82,17 +92,24 @@ def run(args: argparse.Namespace) -> int:
     from vlaforge.errors import ConfigError
     from vlaforge.serve.server import create_app, is_loopback
 
+    if (args.policy is None) == (args.policy_option is None):
+        raise ConfigError("name the policy once: `vlaforge serve POLICY` or `vlaforge serve --policy POLICY` "
+                          "(a run dir, checkpoint dir, exported .onnx file, or lerobot:DIR)")
+    policy = args.policy or args.policy_option
     token = resolve_token(args)
     if not is_loopback(args.host) and not token:
         raise ConfigError(f"binding {args.host} exposes the robot to the network: pass --token-file PATH (or set ${TOKEN_ENV})")
     if args.instruction_cache < 1 or not args.body_timeout_s > 0:
         raise ConfigError(f"--instruction-cache {args.instruction_cache} must be >= 1 and --body-timeout-s {args.body_timeout_s} > 0")
-    predictor = load_predictor(args.policy, args.threads, args.instruction_cache)
+    predictor = load_predictor(policy, args.threads, args.instruction_cache)
+    if hasattr(predictor, "describe"):
+        print(predictor.describe(), flush=True)
     t0 = time.perf_counter()
     predictor.warmup()  # type: ignore[attr-defined]
-    print(f"warmed up in {time.perf_counter() - t0:.1f} s: text model loaded, one inference run", flush=True)
+    what = "one inference run" if hasattr(predictor, "describe") else "text model loaded, one inference run"
+    print(f"warmed up in {time.perf_counter() - t0:.1f} s: {what}", flush=True)
     app = create_app(predictor, token=token, max_body_bytes=int(args.max_body_mb * 1e6), rate_limit=args.rate_limit,
                      body_timeout_s=args.body_timeout_s)
-    print(f"serving {args.policy} on http://{args.host}:{args.port} (auth {'on' if token else 'off'})", flush=True)
+    print(f"serving {policy} on http://{args.host}:{args.port} (auth {'on' if token else 'off'})", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
