@@ -171,11 +171,10 @@ def test_every_head_samples_with_the_same_signature(tiny_dataset, head):
     assert isinstance(p.head.draws_noise, bool)
 
 
-def test_dataset_info_is_what_dataset_json_holds_and_spec_is_its_old_name(tiny_dataset, tmp_path):
+def test_dataset_info_is_what_dataset_json_holds(tiny_dataset, tmp_path):
     p = build_policy(PolicyConfig(head="chunk", **TINY), tiny_dataset, verbose=False)
     ck = p.save(tmp_path / "ck")
     saved = json.loads((ck / "dataset.json").read_text())  # the file name and content a checkpoint always had
     assert saved == p.dataset_info and saved["path"] == str(tiny_dataset.root) and "features" in saved
     assert load_policy(ck).dataset_info == saved
-    with pytest.warns(DeprecationWarning, match="renamed dataset_info"):
-        assert p.spec is p.dataset_info
+    assert not hasattr(p, "spec")  # "spec" means the I/O signature (PolicySpec) only

@@ -109,7 +109,7 @@ def policy_inputs(source: dict[str, Any]) -> tuple[int | None, tuple[str, ...] |
         from vlaforge.models import load_policy
 
         policy = load_policy(source["checkpoint"])
-        keys, shapes = policy.cameras, [policy.spec["features"][k]["shape"] for k in policy.cameras]
+        keys, shapes = policy.cameras, [policy.dataset_info["features"][k]["shape"] for k in policy.cameras]
     elif "server" in source:
         from vlaforge.serve.client import Client
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import collections
 import json
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -73,12 +72,6 @@ class VLAPolicy(nn.Module):
         if verbose:
             print(f"built {cfg.encoder}+{cfg.head} policy: {self.num_params() / 1e6:.2f}M parameters "
                   f"({len(self.cameras)} cameras, state {self.state_dim}, action {self.action_dim}, chunk {cfg.chunk})")
-
-    @property
-    def spec(self) -> dict[str, Any]:
-        """Old name of `dataset_info`, kept for callers not yet moved; "spec" now means the I/O signature (PolicySpec)."""
-        warnings.warn("VLAPolicy.spec is renamed dataset_info", DeprecationWarning, stacklevel=2)
-        return self.dataset_info
 
     def num_params(self) -> int:
         """Trainable parameters (the frozen text model is not counted)."""
