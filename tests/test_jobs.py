@@ -87,7 +87,7 @@ def test_evaluate_gives_the_same_records_on_local_and_ray(collected, tmp_path):
     from vlaforge.eval.runner import evaluate
     from vlaforge.models import PolicyConfig, build_policy
 
-    cfg = PolicyConfig(width=32, depth=1, head_depth=1, n_heads=2, chunk=8, image_tokens=4, flow_steps=2)
+    cfg = PolicyConfig(width=32, depth=1, head_depth=1, n_heads=2, chunk=8, image_tokens=4)
     ck = build_policy(cfg, open_dataset(collected[0]), verbose=False).save(tmp_path / "ck")
     kw = dict(tasks="pick_place", splits="seen,perturbed", episodes=1, workers=2, image_size=48, progress=False)
     a = evaluate({"checkpoint": ck}, tmp_path / "local", **kw)
