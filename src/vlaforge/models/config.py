@@ -29,7 +29,7 @@ class PolicyConfig:
     encoder: str = "cnn"  # vision encoder: cnn | vit | resnet18 (torchvision's layout, 11.2M trunk params)
     encoder_init: str = ""  # "" = random init | a local .safetensors of torchvision's resnet18 state_dict (resnet18 only)
     head: str = "chunk"  # action head: chunk (L1 regression, default; not the horizon `chunk` below) | flow | tokens
-    #                      chunk is the default because it measured best on the demo (docs/grounding.md, "Heads")
+    #                      chunk is the default because it measured best on the demo (docs/grounding.md, "Decision")
     width: int = 128  # transformer width (trunk and head)
     depth: int = 2  # trunk transformer blocks
     head_depth: int = 2  # blocks in the action head
