@@ -69,10 +69,12 @@ class LoopConfig:
             bad.append("--labeler people queues mined moments: use --strategy uncertainty")
         head = getattr(getattr(self.run, "model", None), "head", None)
         if self.strategy == "uncertainty" and head is not None:  # checked now, not after round 0's training
-            method = self.uncertainty if self.uncertainty != "auto" else "ensemble" if self.ensemble else head
-            if not (method == "ensemble" and self.ensemble or method in ("flow", "tokens") and method == head):
-                bad.append(f"--uncertainty {self.uncertainty} cannot score a {head!r} head on its own: give --ensemble RUN "
-                           "(several checkpoints disagree), or train a flow or tokens head (--model.head flow)")
+            from vlaforge.engine.active.uncertainty import method_for
+
+            try:
+                method_for(head, 1 + len(self.ensemble), self.uncertainty)
+            except ConfigError as e:
+                bad.append(str(e))
         if bad:
             raise ConfigError("bad loop config: " + "; ".join(bad))
 

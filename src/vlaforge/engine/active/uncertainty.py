@@ -81,18 +81,23 @@ def ensemble_disagreement(policies: Sequence[Any], obs: dict[str, np.ndarray], i
     return float(torch.cat(chunks).float().std(0).mean())
 
 
-def resolve_method(policies: Sequence[Any], method: str = "auto") -> str:
-    """The measure `method` means for these policies ("auto": ensemble for several, else the head's own)."""
+def method_for(head: str, members: int, method: str = "auto") -> str:
+    """The measure `method` means for `members` policies whose first has `head` ("auto": ensemble for several, else the
+    head's own); a ConfigError where that measure cannot score them, so a loop can refuse before it trains anything."""
     if method not in METHODS:
         raise ConfigError(f"unknown uncertainty measure {method!r}; choose from {list(METHODS)}")
-    if method != "auto":
-        return method
-    if len(policies) > 1:
-        return "ensemble"
-    head = policies[0].cfg.head
-    if head not in ("flow", "tokens"):
-        raise ConfigError(f"a {head!r} head is deterministic: give several checkpoints (--ensemble) to measure disagreement")
-    return head
+    m = method if method != "auto" else "ensemble" if members > 1 else head
+    if m == "ensemble" and members < 2 or m in ("flow", "tokens") and m != head or m not in METHODS:
+        why = ("an ensemble needs >= 2 checkpoints" if m == "ensemble" else
+               "it is deterministic" if head not in ("flow", "tokens") else f"it has no {m} measure")
+        raise ConfigError(f"--uncertainty {method} cannot score a {head!r} head on its own ({why}): give --ensemble RUN "
+                          "(several checkpoints disagree), or train a flow or tokens head (--model.head flow)")
+    return m
+
+
+def resolve_method(policies: Sequence[Any], method: str = "auto") -> str:
+    """The measure `method` means for these policies (see `method_for`)."""
+    return method_for(policies[0].cfg.head, len(policies), method)
 
 
 def make_scorer(policies: Sequence[Any], method: str = "auto", samples: int = 8) -> tuple[str, Scorer]:
