@@ -152,9 +152,13 @@ def collect(out: str | Path, families: list[str], episodes: int, workers: int = 
                                    f"collecting {len(jobs)} expert episodes ({workers} {backend.describe()} workers)", backend)
         if kept == 0:
             raise ConfigError("no episode succeeded, so nothing would be written; rerun with --keep-failures to keep them")
-    secs = time.perf_counter() - t0
-    return {"out": str(out), "kept": kept, "ran": len(jobs), "success": {f: f"{s}/{n}" for f, (s, n) in ran.items()},
-            "seconds": round(secs, 2), "episodes_per_minute": round(60 * len(jobs) / secs, 1), "backend": backend.describe()}
+    return collect_summary(out, kept, len(jobs), ran, time.perf_counter() - t0, backend)
+
+
+def collect_summary(out: str | Path, kept: int, jobs: int, ran: dict[str, list[int]], secs: float, backend: Backend) -> dict[str, Any]:
+    """What a collect command reports: where, episodes kept and run, successes per family or task, speed, backend."""
+    return {"out": str(out), "kept": kept, "ran": jobs, "success": {f: f"{s}/{n}" for f, (s, n) in ran.items()},
+            "seconds": round(secs, 2), "episodes_per_minute": round(60 * jobs / secs, 1), "backend": backend.describe()}
 
 
 def all_families() -> list[str]:

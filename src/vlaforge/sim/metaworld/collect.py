@@ -64,7 +64,7 @@ def collect(out: str | Path, tasks: list[str], episodes: int, workers: int = 2, 
     """`episodes` per task (seeds seed, seed+1, ...) in `workers` processes (local or on Ray: `backend`), written atomically
     to `out`; returns a summary."""
     from vlaforge.data.writer import DatasetWriter
-    from vlaforge.sim.collect import write_parallel
+    from vlaforge.sim.collect import collect_summary, write_parallel
     from vlaforge.sim.metaworld import require_metaworld
     from vlaforge.sim.metaworld.env import FPS, ROBOT_TYPE, SPLITS, feature_spec
     from vlaforge.sim.metaworld.render import get_profile
@@ -88,9 +88,7 @@ def collect(out: str | Path, tasks: list[str], episodes: int, workers: int = 2, 
                                    f"collecting {len(jobs)} Meta-World expert episodes ({workers} {backend.describe()} workers)", backend)
         if kept == 0:
             raise ConfigError("no expert episode succeeded, so nothing would be written; rerun with --keep-failures to keep them")
-    secs = time.perf_counter() - t0
-    return {"out": str(out), "kept": kept, "ran": len(jobs), "success": {t: f"{s}/{n}" for t, (s, n) in ran.items()},
-            "seconds": round(secs, 2), "episodes_per_minute": round(60 * len(jobs) / secs, 1), "backend": backend.describe()}
+    return collect_summary(out, kept, len(jobs), ran, time.perf_counter() - t0, backend)
 
 
 def _version() -> str:
