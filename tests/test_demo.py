@@ -29,3 +29,18 @@ def test_quick_demo_runs_every_stage_and_writes_both_reports(tmp_path, capsys):
     assert summary["overall"]["n"] == 8
     health = (out / "health" / "health.html").read_text()
     assert all(f">{t}</h2>" in health for t in SECTION_TITLES.values())
+
+
+def test_a_negative_step_budget_is_refused_before_anything_runs(tmp_path, capsys):
+    assert main(["demo", "--budget-steps", "-1", "--out", str(tmp_path / "demo"), "--no-progress"]) != 0
+    assert "--budget-steps must be >= 0" in capsys.readouterr().err
+    assert not (tmp_path / "demo").exists()
+
+
+@pytest.mark.slow
+def test_a_step_budget_trains_exactly_that_many_steps(tmp_path):
+    out = tmp_path / "demo"
+    assert main(["demo", "--episodes", "4", "--budget-steps", "12", "--budget-minutes", "0.01", "--eval-episodes", "1",
+                 "--splits", "seen", "--out", str(out), "--no-progress"]) == 0
+    res = json.loads((out / "demo.json").read_text())
+    assert res["train"]["steps"] == 12  # the step budget wins over a minutes budget too short for it

@@ -20,7 +20,8 @@ from vlaforge.jobs import from_args as backend_from_args
 EPILOG = """examples:
   vlaforge demo                                  the default run (under 30 minutes on 2 CPU cores)
   vlaforge demo --quick                          a ~2-minute smoke run of every stage
-  vlaforge demo --budget-minutes 5 --out outputs/demo5"""
+  vlaforge demo --budget-minutes 5 --out outputs/demo5
+  vlaforge demo --tasks all --episodes 160 --budget-steps 15000   all five families in one policy, a fixed step budget"""
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -32,6 +33,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--perturbed-fraction", type=float, default=0.25,
                         help="share of those episodes with one mid-task perturbation (so the data shows recoveries)")
     parser.add_argument("--budget-minutes", type=float, default=20.0, help="wall-clock minutes of training")
+    parser.add_argument("--budget-steps", type=int, default=0,
+                        help="train for exactly this many steps instead of --budget-minutes (the same result on a busy or a quiet "
+                             "machine; only the time differs)")
     parser.add_argument("--eval-episodes", type=int, default=50, help="evaluation episodes per family and split")
     parser.add_argument("--splits", default="all", help="evaluation splits: 'all' or a comma list of seen, heldout-wording, heldout-combos, perturbed")
     parser.add_argument("--workers", type=int, default=2, help="processes for collection and evaluation, local or on Ray (--backend)")
@@ -50,14 +54,15 @@ def _stage(i: int, text: str) -> float:
 
 def demo(out: Path, tasks: str = "pick_place", episodes: int = 800, perturbed_fraction: float = 0.25, budget_minutes: float = 20.0,
          eval_episodes: int = 50, workers: int = 2, quick: bool = False, progress: bool = True, splits: str = "all",
-         backend: Backend = LOCAL) -> dict[str, Any]:
+         backend: Backend = LOCAL, budget_steps: int = 0) -> dict[str, Any]:
     """Run every stage; return what each produced and how long it took (also written to OUT/demo.json). `backend` runs
-    collection and evaluation (training stays in this process)."""
+    collection and evaluation (training stays in this process); `budget_steps` > 0 trains that many steps instead of
+    `budget_minutes`."""
     from vlaforge.data import open_dataset
     from vlaforge.data.validate import check_dataset
     from vlaforge.engine.health.report import write_report
     from vlaforge.engine.health.run import run_health
-    from vlaforge.errors import DatasetError
+    from vlaforge.errors import ConfigError, DatasetError
     from vlaforge.eval.runner import evaluate
     from vlaforge.eval.suite import parse_families, parse_splits
     from vlaforge.io import atomic_write_json
@@ -68,6 +73,8 @@ def demo(out: Path, tasks: str = "pick_place", episodes: int = 800, perturbed_fr
 
     if quick:
         episodes, eval_episodes = 6, 2
+    if budget_steps < 0:
+        raise ConfigError(f"--budget-steps must be >= 0 (0: train for --budget-minutes instead), got {budget_steps}")
     families = parse_families(tasks)
     parse_splits(splits)  # a typo fails here, not after the collection and the training
     out = Path(out)
@@ -97,11 +104,13 @@ def demo(out: Path, tasks: str = "pick_place", episodes: int = 800, perturbed_fr
     res["health"] = {"report": str(health_html), **report.counts(), "top": [f.title for f in report.findings[:3]]}
     res["seconds"]["health"] = round(time.perf_counter() - t, 1)
 
-    t = _stage(4, "train the default policy" + (" (quick: 40 steps)" if quick else f" for {budget_minutes:g} minutes"))
+    budget = f"{budget_steps} steps" if budget_steps else f"{budget_minutes:g} minutes"
+    t = _stage(4, "train the default policy" + (" (quick: 40 steps)" if quick else f" for {budget}"))
     # Photometric augmentation and paraphrases only (`fixed_camera`): the front camera is fixed, and crops or turns would
     # break the pixel → table mapping the grounding module learned.
     tcfg = TrainConfig(steps=40, val_every=20, save_every=40, log_every=10, warmup_steps=5, augment="fixed_camera") if quick else \
-        TrainConfig(steps=100_000, batch_size=64, budget_minutes=budget_minutes, val_every=1000, save_every=2000, augment="fixed_camera")
+        TrainConfig(steps=budget_steps or 100_000, batch_size=64, budget_minutes=0.0 if budget_steps else budget_minutes, val_every=1000,
+                    save_every=2000, augment="fixed_camera")
     run = train(RunConfig(str(data), PolicyConfig(), tcfg), out / "run", progress=progress)
     last = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
     val = [r for r in last if r.get("val_right_object") is not None]
@@ -127,7 +136,7 @@ def run_demo(args: argparse.Namespace) -> int:
     from vlaforge.eval.cli import print_summary
 
     res = demo(args.out, args.tasks, args.episodes, args.perturbed_fraction, args.budget_minutes, args.eval_episodes, args.workers,
-               args.quick, progress=not args.no_progress, splits=args.splits, backend=backend_from_args(args))
+               args.quick, progress=not args.no_progress, splits=args.splits, backend=backend_from_args(args), budget_steps=args.budget_steps)
     d, h, tr = res["data"], res["health"], res["train"]
     print(f"data:   {d['episodes']} episodes, {d['frames']} frames, {d['tasks']} instructions -> {d['path']}")
     print(f"health: {h['error']} errors, {h['warning']} warnings, {h['info']} infos -> {h['report']}")
