@@ -272,3 +272,22 @@ def test_noun_swap_keeps_colors_and_never_uses_an_unseen_template_word():
     assert words[:3] == ["Put", "the", "red"] and words[5:7] == ["the", "blue"]
     assert words[3] in FILLER_NOUNS and words[7] in FILLER_NOUNS
     assert swap_nouns("Put the red block in the blue bin", [0.9, 0.5] * 8, 0.5) == "Put the red block in the blue bin"
+
+
+def test_instruction_variants_list_every_wording_a_batch_can_carry(ds):
+    """Precomputing text embeddings needs the whole set: the fixed-camera recipe's wordings (paraphrase, then noun swap,
+    8 fixed versions each) and a mirror's left/right swap; a step that rewords without a limit makes the set unknowable."""
+    tasks = ["push the red block to the left", "put the blue cube in the green bin"]
+    recipe = Recipe((Step("flip", 0.5), Step("paraphrase", 0.5, {"variants": 8}), Step("noun_swap", 0.5, {"variants": 8})))
+    pipe = Pipeline(recipe, DataSpec.from_dataset(ds))
+    variants = pipe.instruction_variants(tasks)
+    assert set(tasks) <= variants and "push the red block to the right" in variants
+    assert len(tasks) < len(variants) <= len(tasks) * 2 * 9 * 9
+    seen = set()
+    for seed in range(60):
+        batch = _batch(ds, B=8, task=tasks[seed % 2])
+        seen |= set(pipe(batch, torch.Generator().manual_seed(seed))["task"])
+    assert seen <= variants and len(seen) > 20
+    unlimited = Pipeline(Recipe((Step("paraphrase", 0.5),)), DataSpec.from_dataset(ds))
+    assert unlimited.instruction_variants(tasks) is None
+    assert Pipeline(Recipe((Step("brightness", 1.0),)), DataSpec.from_dataset(ds)).instruction_variants(tasks) == set(tasks)

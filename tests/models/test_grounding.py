@@ -143,3 +143,21 @@ def test_geometric_augmentation_is_refused_with_grounding_labels(labelled_datase
         train(cfg, tmp_path / "run", progress=False)
     with pytest.raises(ConfigError, match="moves image content"):
         pretrain_grounding(labelled_dataset, tmp_path / "g", steps=2, batch_size=4, width=16, augment="default", progress=False)
+
+
+def test_prefilled_instruction_embeddings_equal_one_by_one_ones():
+    """Batches of equal token length need no padding, so a prefilled embedding is the one the string gets alone."""
+    from vlaforge.models.encoders.language import TextEmbedder
+
+    texts = ["put the red block in the blue bin", "put the green block in the white bin", "push the cube left",
+             "could you please stack the yellow cylinder on the red block?", "push the blue cube left"]
+    threads = torch.get_num_threads()
+    try:
+        for n in (1, 2):
+            torch.set_num_threads(n)
+            alone, batched = TextEmbedder(), TextEmbedder()
+            assert batched.prefill(texts, batch=2) == len(texts) and batched.prefill(texts) == 0
+            a, b = alone.features(texts), batched.features(texts)
+            assert torch.equal(a, b) if n == 1 else torch.allclose(a, b, atol=1e-5)  # threads split a batch's sums differently
+    finally:
+        torch.set_num_threads(threads)

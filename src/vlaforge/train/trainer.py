@@ -8,7 +8,7 @@ import dataclasses
 import json
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 import torch
@@ -26,6 +26,8 @@ from vlaforge.train.config import TrainConfig
 from vlaforge.train.ema import EMA
 from vlaforge.train.metrics_log import MetricsLog
 from vlaforge.train.schedule import warmup_cosine
+
+THREADS_RECHECK_S = 60.0  # with the default threads, the free cores are re-checked at least this often (and every 250 steps)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,6 +131,19 @@ def keypoint_lookup(policy: Any, ds: Any, progress: bool) -> Callable[[dict[str,
     return add
 
 
+def prefill_instructions(policy: Any, tasks: Iterable[str], augment: Any, report: bool) -> None:
+    """Embed every instruction a batch can carry (the dataset's, and each wording the augmentation can make of them) once,
+    in batches, before the first step, instead of one new string at a time inside training steps."""
+    t = time.perf_counter()
+    variants = getattr(augment, "instruction_variants", None)
+    texts = variants(tasks) if variants is not None else None
+    texts = set(tasks) if texts is None else texts  # an unlimited rewording: its new strings are embedded as they come
+    n = policy.text.prefill(texts)
+    if report and n:
+        print(f"instruction embeddings: {len(texts):,} wordings of {len(set(tasks)):,} instructions ({n:,} new) in "
+              f"{time.perf_counter() - t:.1f} s", flush=True)
+
+
 def train(
     run_cfg: RunConfig,
     out: str | Path,
@@ -151,7 +166,8 @@ def train(
     info = dist.init(device)
     threads = set_torch_threads(cfg.threads or auto_threads(info.local_world))
     if info.is_main:
-        print(f"torch threads: {threads}" + ("" if cfg.threads else f" (--train.threads 0: the free cores of {available_cores()}, re-checked every 250 steps)"), flush=True)
+        print(f"torch threads: {threads}" + ("" if cfg.threads else f" (--train.threads 0: the free cores of {available_cores()}, re-checked every 250 steps "
+                                          f"or {THREADS_RECHECK_S:g} s)"), flush=True)
     if device.type == "cuda":
         torch.cuda.set_device(info.local_rank) if device.index is None else None
         device = torch.device("cuda", info.local_rank) if device.index is None else device
@@ -211,6 +227,7 @@ def train(
     # A frozen grounding module sees each recorded frame once: its keypoints are computed here and looked up per batch.
     t_prep = time.perf_counter()
     add_keypoints = keypoint_lookup(policy, ds, progress and info.is_main)
+    prefill_instructions(policy, ds.tasks, augment, info.is_main)
     elapsed_before += time.perf_counter() - t_prep  # part of the wall-clock budget
 
     model: torch.nn.Module = policy
@@ -245,6 +262,7 @@ def train(
     aug_gen = torch.Generator().manual_seed(cfg.seed * 7919 + info.rank * 104729 + step)
     t_start, step0 = time.perf_counter(), step
     t_log, n_log = time.perf_counter(), 0
+    t_threads = t_start
     policy.train()
     try:
         while step < total:
@@ -266,8 +284,9 @@ def train(
             if ema is not None:
                 ema.update(policy, step)
             n_log += len(batch["task"]) * info.world
-            if not cfg.threads and step % 250 == 0 and device.type == "cpu":
+            if not cfg.threads and device.type == "cpu" and (step % 250 == 0 or time.perf_counter() - t_threads > THREADS_RECHECK_S):
                 threads = set_torch_threads(auto_threads(info.local_world))  # other work may have started or stopped
+                t_threads = time.perf_counter()
             if cfg.budget_minutes > 0 and (step - step0 == 20 or step % 250 == 0):
                 # Fit the schedule (and the stop) to the wall-clock budget: first once the step time is known,
                 # then again every 250 steps, so a machine that slows down still stops on time.

@@ -171,6 +171,10 @@ class Augmentation:
         """Augment samples `idx` (n,) of `batch` in place with their parameters (each (n, ...))."""
         raise NotImplementedError
 
+    def rewordings(self, text: str) -> set[str] | None:
+        """Every instruction this step can turn `text` into besides `text` itself (None: too many to list)."""
+        return set()
+
 
 class ImageAugmentation(Augmentation):
     """An augmentation of camera frames only: implement `transform` on one camera's selected samples."""

@@ -71,6 +71,9 @@ class Flip(ImageAugmentation):
             if batch.task:
                 batch.task[i] = swap_left_right(batch.task[i])
 
+    def rewordings(self, text: str) -> set[str] | None:
+        return {swap_left_right(text)}
+
 
 @register("rot90")
 class Rot90(ImageAugmentation):

@@ -106,8 +106,16 @@ class Reword(Augmentation):
 
     def apply(self, batch: AugBatch, idx: torch.Tensor, params: dict[str, torch.Tensor], g: torch.Generator) -> None:
         for i, seed in zip(idx.tolist(), params["seed"].tolist()):
-            gen = torch.Generator().manual_seed(variant_seed(seed, batch.task[i], self.params.variants))
-            batch.task[i] = self.reword(batch.task[i], torch.rand(self.n_draws(batch.task[i]), generator=gen).tolist())
+            batch.task[i] = self._reword_seeded(batch.task[i], variant_seed(seed, batch.task[i], self.params.variants))
+
+    def _reword_seeded(self, text: str, seed: int) -> str:
+        gen = torch.Generator().manual_seed(seed)
+        return self.reword(text, torch.rand(self.n_draws(text), generator=gen).tolist())
+
+    def rewordings(self, text: str) -> set[str] | None:
+        if not self.params.variants:
+            return None  # a new wording per sample
+        return {self._reword_seeded(text, variant_seed(k, text, self.params.variants)) for k in range(self.params.variants)}
 
 
 @register("paraphrase")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import torch
 
@@ -110,6 +110,20 @@ class Pipeline:
         if self.moves_pixels:
             raise ConfigError(f"augment recipe {source!r} moves image content ({', '.join(self.moves_pixels)}), so {why}; use a "
                               "recipe without geometric steps (e.g. 'fixed_camera')")
+
+    def instruction_variants(self, texts: Iterable[str]) -> set[str] | None:
+        """Every instruction a batch can carry after the pipeline, starting from `texts` (None when a step rewords without a
+        limit), so their text embeddings can be computed once before training."""
+        out = set(texts)
+        for _, aug in self.steps:
+            new: set[str] = set()
+            for t in out:
+                more = aug.rewordings(t)
+                if more is None:
+                    return None
+                new |= more
+            out |= new
+        return out
 
     def __repr__(self) -> str:
         return "Pipeline(" + ", ".join(f"{s.name}@{s.p:g}" for s, _ in self.steps) + ")"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
+from typing import Iterable
 
 import torch
 
@@ -32,8 +33,9 @@ def minilm_path() -> Path:
 class TextEmbedder:
     """Per string: the mean-pooled, L2-normalized sentence embedding (384-d) and the token states, cached.
 
-    Each string is embedded on its own (never padded into a batch), so its embedding does not depend on
-    which other strings were embedded with it: a resumed run sees bit-identical embeddings."""
+    Strings are never padded into a batch: `features` embeds a new string on its own, and `prefill` batches only
+    strings of the same token length, so a string's embedding does not depend on padding (it equals the one-by-one
+    result on 1 thread and within ~1e-6 on more; a resumed run prefills the same strings in the same groups)."""
 
     def __init__(self, path: str | Path | None = None):
         self.path = Path(path) if path else minilm_path()
@@ -54,21 +56,34 @@ class TextEmbedder:
         self._model = AutoModel.from_pretrained(str(self.path), local_files_only=True).eval()
 
     @torch.no_grad()
-    def _fill(self, texts: list[str]) -> None:
+    def _fill(self, texts: Iterable[str], batch: int = 1) -> int:
+        """Embed the strings not cached yet, up to `batch` of the same token length per forward pass; return how many."""
         new = sorted({t for t in texts if t not in self.cache})
         if not new:
-            return
+            return 0
         with _LOCK:
             if self._model is None:
                 self._load()
+            by_len: dict[int, list[str]] = {}
             for t in new:
-                enc = self._tok([t], return_tensors="pt", truncation=True, max_length=64)
-                h = self._model(**enc).last_hidden_state[0]  # (L, 384)
-                row = torch.zeros(1 + MAX_TOKENS, DIM)
-                row[0] = torch.nn.functional.normalize(h.mean(0), dim=-1)
-                n = min(MAX_TOKENS, h.shape[0])
-                row[1 : 1 + n] = h[:n]
-                self.cache[t] = row
+                by_len.setdefault(len(self._tok(t, truncation=True, max_length=64)["input_ids"]), []).append(t)
+            for group in by_len.values():
+                for i in range(0, len(group), batch):
+                    part = group[i : i + batch]
+                    enc = self._tok(part, return_tensors="pt", truncation=True, max_length=64)
+                    hs = self._model(**enc).last_hidden_state  # (n, L, 384), every row the same length: no padding
+                    for t, h in zip(part, hs):
+                        row = torch.zeros(1 + MAX_TOKENS, DIM)
+                        row[0] = torch.nn.functional.normalize(h.mean(0), dim=-1)
+                        n = min(MAX_TOKENS, h.shape[0])
+                        row[1 : 1 + n] = h[:n]
+                        self.cache[t] = row
+        return len(new)
+
+    def prefill(self, texts: Iterable[str], batch: int = 64) -> int:
+        """Embed every string of `texts` not cached yet, in batches of equal token length (several times faster than one by
+        one); return how many were new."""
+        return self._fill(texts, batch)
 
     def embed(self, texts: list[str]) -> torch.Tensor:
         """Sentence embeddings (N, 384) for `texts`, computing only the strings not seen before."""
