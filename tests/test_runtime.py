@@ -3,6 +3,7 @@
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from vlaforge.runtime import cpu_seconds
 
@@ -18,3 +19,20 @@ def test_niced_background_work_is_counted_apart_and_leaves_cores_free():
         spin.kill()
         spin.wait()
     assert (all1 - all0) - (fg1 - fg0) > 0.5  # the spinner's second is niced time, which free_cores leaves out
+
+
+def test_niced_work_in_another_session_takes_our_cores_when_the_scheduler_shares_by_session():
+    """With autogroup scheduling, a niced job in another session still gets its fair share, so free_cores counts it."""
+    from vlaforge.runtime import available_cores, free_cores, nice_yields
+
+    spin = subprocess.Popen(["nice", "-n", "19", sys.executable, "-c", "while True: pass"], start_new_session=True)
+    try:
+        time.sleep(0.3)
+        free = free_cores(window_s=1.0)
+    finally:
+        spin.kill()
+        spin.wait()
+    autogroup = Path("/proc/sys/kernel/sched_autogroup_enabled")
+    assert nice_yields() == (not autogroup.exists() or autogroup.read_text().strip() == "0")
+    if not nice_yields():
+        assert free <= available_cores() - 0.5  # the spinner's core is not ours to use

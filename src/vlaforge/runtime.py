@@ -29,16 +29,27 @@ def cpu_seconds(children: bool = False, niced: bool = True) -> tuple[float, floa
     return busy / ticks, t.user + t.system + (t.children_user + t.children_system if children else 0.0)
 
 
+def nice_yields() -> bool:
+    """Whether other sessions' niced work yields its core to ours: not with Linux's autogroup scheduling, which shares the
+    CPU fairly between sessions whatever their nice values (/proc/sys/kernel/sched_autogroup_enabled)."""
+    try:
+        with open("/proc/sys/kernel/sched_autogroup_enabled") as f:
+            return f.read().strip() == "0"
+    except OSError:  # no autogroup in this kernel (or not Linux)
+        return True
+
+
 def free_cores(window_s: float = 0.3) -> float:
     """Cores of ours that other processes left idle over the last `window_s` (our own use counts as free). Work at a positive
-    nice value counts as free too: the scheduler gives its core to us (at nice 19 it keeps about 1.5%)."""
+    nice value counts as free too when the scheduler gives its core to us (`nice_yields`; at nice 19 it keeps about 1.5%)."""
     import time
 
     cores = available_cores()
+    niced = not nice_yields()
     try:
-        b0, m0 = cpu_seconds(niced=False)
+        b0, m0 = cpu_seconds(niced=niced)
         time.sleep(window_s)
-        b1, m1 = cpu_seconds(niced=False)
+        b1, m1 = cpu_seconds(niced=niced)
     except (OSError, ValueError, IndexError):  # not Linux: assume the cores are ours
         return float(cores)
     others = max(0.0, (b1 - b0) - (m1 - m0)) / window_s
