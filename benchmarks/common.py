@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
 import re
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -74,3 +75,51 @@ class Contention:
         busy, own = (end[1] - self.start[1]) / wall, (end[2] - self.start[2]) / wall
         return {"wall_s": round(wall, 1), "machine_busy_cores": round(busy, 2), "own_cores": round(own, 2),
                 "other_cores": round(max(0.0, busy - own), 2), "cores": len(os.sched_getaffinity(0))}
+
+
+class Parts:
+    """Wall and CPU seconds spent in each named part of a loop: `with parts("forward"): ...`, then `parts.per_step(n)`.
+
+    CPU time is the whole process's (every thread), so a part that decodes video on helper threads is charged in full."""
+
+    def __init__(self) -> None:
+        self.wall: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        w, c = time.perf_counter(), time.process_time()
+        try:
+            yield
+        finally:
+            self.wall[name] = self.wall.get(name, 0.0) + time.perf_counter() - w
+            self.cpu[name] = self.cpu.get(name, 0.0) + time.process_time() - c
+
+    def per_step(self, steps: int) -> dict[str, dict[str, float]]:
+        """{part: {"wall_ms", "cpu_ms"}} per step."""
+        n = max(steps, 1)
+        return {k: {"wall_ms": round(1e3 * self.wall[k] / n, 1), "cpu_ms": round(1e3 * self.cpu[k] / n, 1)} for k in self.wall}
+
+
+def train_rate(samples: int, steps: int, c: Contention, parts: Parts) -> dict[str, Any]:
+    """One training window: samples/s by wall and by own CPU time, time per step by part, and the contention record."""
+    rec = c.record()
+    cpu = rec["own_cores"] * rec["wall_s"]
+    return {"samples": samples, "steps": steps, "samples_per_s": samples / rec["wall_s"], "samples_per_cpu_s": samples / max(cpu, 1e-9),
+            "per_step": parts.per_step(steps), "contention": rec}
+
+
+DENSE_OPS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::mkldnn_convolution", "aten::convolution_backward",
+             "aten::_scaled_dot_product_flash_attention_for_cpu", "aten::_scaled_dot_product_flash_attention_for_cpu_backward")
+
+
+def top_ops(prof: Any, steps: int, n: int = 8) -> dict[str, Any]:
+    """A torch.profiler run of `steps` steps → the `n` ops with the most self time (ms per step, share) and the share of dense math.
+
+    The profiler times ops by wall clock, so on a busy machine the ms are inflated; the shares compare."""
+    rows = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+    total = sum(e.self_cpu_time_total for e in rows) or 1
+    top = [{"op": e.key, "self_wall_ms_per_step": round(e.self_cpu_time_total / 1e3 / steps, 1), "share": round(e.self_cpu_time_total / total, 3)}
+           for e in rows[:n]]
+    dense = sum(e.self_cpu_time_total for e in rows if e.key in DENSE_OPS) / total
+    return {"steps": steps, "top_ops": top, "dense_share": round(dense, 3)}

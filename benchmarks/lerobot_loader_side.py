@@ -38,6 +38,20 @@ def open_lerobot(root: Path, chunk: int, backend: str | None) -> Any:
     return LeRobotDataset(repo_id="local/" + root.name, root=root, video_backend=backend, delta_timestamps={"action": [i / fps for i in range(chunk)]})
 
 
+def open_decodable(root: Path, chunk: int, backend: str | None) -> tuple[Any, str | None]:
+    """`open_lerobot`, falling back to pyav when LeRobot's default backend cannot decode here → (dataset, that error or None)."""
+    ds = open_lerobot(root, chunk, backend)
+    try:
+        ds[0]
+    except Exception as e:  # torchcodec installed but without FFmpeg libraries it can load
+        if backend is not None:
+            raise
+        ds = open_lerobot(root, chunk, "pyav")
+        ds[0]
+        return ds, f"{type(e).__name__}: {e}"[:300]
+    return ds, None
+
+
 def measure(ds: Any, order: list[int], batch: int, seconds: float) -> dict[str, Any]:
     """Batches over `order` for about `seconds` → samples/s by wall and by CPU time, with contention."""
     import torch
@@ -67,17 +81,7 @@ def main() -> None:
     from importlib.metadata import version
 
     torch.set_num_threads(1)
-    ds = open_lerobot(args.root, args.chunk, args.backend)
-    try:
-        ds[0]
-    except Exception as e:  # torchcodec installed but without FFmpeg libraries it can load
-        if args.backend is not None:
-            raise
-        first_error = f"{type(e).__name__}: {e}"[:300]
-        ds = open_lerobot(args.root, args.chunk, "pyav")
-        ds[0]
-    else:
-        first_error = None
+    ds, first_error = open_decodable(args.root, args.chunk, args.backend)
     ready = {"lerobot": version("lerobot"), "torch": torch.__version__, "python": sys.version.split()[0],
              "video_backend": getattr(ds, "video_backend", None) or getattr(ds, "_video_backend", None), "frames": len(ds), "default_backend_error": first_error}
     print(json.dumps({"ready": ready}), flush=True)
