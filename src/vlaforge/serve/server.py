@@ -8,7 +8,8 @@ token-bucket rate limit, strict schema validation against the policy's spec,
 explicit array encoding (never pickle), bounded nesting. Every malformed request gets a 4xx (over
 WebSocket: an error message, text frames included) and the server keeps serving; an action chunk
 that is not finite is never sent (422). /metrics counts rejected requests by reason and 5xx responses;
-a client that disconnects mid-request is one debug log line, not a traceback. Concurrent requests are batched into one policy call when they arrive within a short window.
+a client that disconnects mid-request is one debug log line, not a traceback. Concurrent requests are batched
+into one policy call: a batch starts as soon as the policy thread is free and holds what queued meanwhile.
 """
 
 from __future__ import annotations
@@ -104,7 +105,12 @@ class Metrics:
 
 
 class Batcher:
-    """Collects requests arriving within `window_s` (up to `max_batch`) into one policy call on one worker thread."""
+    """Runs queued requests as one policy call per batch (up to `max_batch`) on one worker thread.
+
+    A batch starts as soon as the worker is free and holds every request that queued meanwhile, so a lone
+    request never waits for company (no added latency at 1 client) and under load the next batch is what
+    arrived while the previous one ran. `window_s` > 0 additionally waits that long for more requests.
+    """
 
     def __init__(self, predictor: Predictor, max_batch: int, window_s: float, metrics: Metrics):
         self.predictor, self.max_batch, self.window_s, self.metrics = predictor, max_batch, window_s, metrics
@@ -114,33 +120,37 @@ class Batcher:
 
     async def submit(self, obs: dict[str, np.ndarray], instruction: str) -> np.ndarray:
         """Queue one request; resolves to its (H, A) chunk."""
+        loop = asyncio.get_running_loop()
         if self.queue is None:
             self.queue = asyncio.Queue()
-            self.task = asyncio.get_running_loop().create_task(self._run())
-        fut: asyncio.Future = asyncio.get_running_loop().create_future()
-        await self.queue.put((obs, instruction, fut))
+            self.task = loop.create_task(self._run())
+        fut: asyncio.Future = loop.create_future()
+        self.queue.put_nowait((obs, instruction, fut))  # unbounded: the body limit and rate limit bound it
         return await fut
 
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
+    async def _collect(self) -> list[tuple[dict[str, np.ndarray], str, asyncio.Future]]:
+        """The next batch: the first waiting request, everything queued behind it, and (window_s > 0) what arrives in time."""
         assert self.queue is not None
-        while True:
-            items = [await self.queue.get()]
+        items = [await self.queue.get()]
+        while len(items) < self.max_batch and not self.queue.empty():
+            items.append(self.queue.get_nowait())
+        if self.window_s > 0:
+            loop = asyncio.get_running_loop()
             deadline = loop.time() + self.window_s
-            while len(items) < self.max_batch:
-                timeout = deadline - loop.time()
-                if timeout <= 0:
-                    if self.queue.empty():
-                        break
-                    items.append(self.queue.get_nowait())
-                    continue
+            while len(items) < self.max_batch and (timeout := deadline - loop.time()) > 0:
                 try:
                     items.append(await asyncio.wait_for(self.queue.get(), timeout))
                 except asyncio.TimeoutError:
                     break
+        return items
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            items = await self._collect()
             obs, instr = [i[0] for i in items], [i[1] for i in items]
             try:
-                out = await loop.run_in_executor(self.pool, self.predictor.predict_batch, obs, instr)
+                out = await loop.run_in_executor(self.pool, self.predictor.predict_batch, obs, instr)  # (B, H, A)
                 self.metrics.batches += 1
                 self.metrics.batched_items += len(items)
                 for (_, _, fut), chunk in zip(items, out):
@@ -216,7 +226,7 @@ def create_app(
     rate_limit: float = 1000.0,
     burst: int = 100,
     max_batch: int = 16,
-    batch_window_ms: float = 2.0,
+    batch_window_ms: float = 0.0,
     body_timeout_s: float = BODY_TIMEOUT_S,
 ) -> Starlette:
     """Build the ASGI app serving `predictor`."""
@@ -247,8 +257,9 @@ def create_app(
                     raise Refused(413, f"body larger than {max_body_bytes} bytes", "body_too_large")
 
         try:
-            await asyncio.wait_for(read(), body_timeout_s)
-        except asyncio.TimeoutError:
+            async with asyncio.timeout(body_timeout_s):  # a deadline on this task, not a new task per request
+                await read()
+        except TimeoutError:
             raise Refused(408, f"the request body did not arrive within {body_timeout_s:g} s; send it at once", "body_timeout") from None
         return bytes(body)
 
@@ -347,13 +358,15 @@ def create_app(
         except WebSocketDisconnect:
             return
 
-    return Starlette(middleware=[Middleware(Count5xx, metrics=metrics)], routes=[
+    app = Starlette(middleware=[Middleware(Count5xx, metrics=metrics)], routes=[
         Route("/act", act, methods=["POST"]),
         Route("/health", health, methods=["GET"]),
         Route("/spec", spec_route, methods=["GET"]),
         Route("/metrics", metrics_route, methods=["GET"]),
         WebSocketRoute("/ws", ws),
     ])
+    app.state.batcher = batcher
+    return app
 
 
 def is_loopback(host: str, resolve: Callable[..., list[Any]] = socket.getaddrinfo) -> bool:
