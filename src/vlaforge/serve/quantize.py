@@ -13,9 +13,10 @@ from __future__ import annotations
 import logging
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
-import numpy as np
+if TYPE_CHECKING:  # `vlaforge export --help` imports this module for the method names; numpy is not needed for that
+    import numpy as np
 
 METHODS = {
     "hybrid": "static QDQ int8 Conv (per-channel weights, activation ranges calibrated on dataset frames) + dynamic int8 MatMul/Gemm",
