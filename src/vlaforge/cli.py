@@ -16,7 +16,7 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("vlaforge.demo", "the whole loop on the built-in sim: collect, check, health, train, evaluate, report"),
     "data": ("vlaforge.data.cli", "create, inspect, check, convert, import (robomimic/LIBERO HDF5, RLDS) and edit LeRobot v3.0 datasets"),
-    "bench": ("vlaforge.serve.bench", "measure: `bench latency RUN` (PyTorch vs ONNX fp32 vs ONNX int8)"),
+    "bench": ("vlaforge.serve.bench", "measure: `bench latency RUN` (PyTorch vs ONNX fp32 vs ONNX int8, wall and CPU time)"),
     "engine": ("vlaforge.engine.cli", "data engine: `engine health` (what a policy would learn wrong), `engine augment` (time-consistent, action-aware), "
                "`engine annotate`/`review` (subtasks, suggested instructions), `engine loop` (active learning)"),
     "eval": ("vlaforge.eval.cli", "evaluate a checkpoint on the tabletop or Meta-World suite (splits, perturbations, intervals, report); compare two evals"),

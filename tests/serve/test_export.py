@@ -1,16 +1,19 @@
-"""ONNX export: parity with PyTorch on every head, int8 within its stated tolerance, same API at run time."""
+"""ONNX export: parity with PyTorch on every head, int8 (every method) within its stated tolerance, same API at run time."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
 
 from vlaforge.control import PolicyControl
-from vlaforge.errors import VlaforgeError
+from vlaforge.cli import main
+from vlaforge.errors import DatasetError, VlaforgeError
 from vlaforge.models import FlowConfig, PolicyConfig, build_policy, load_policy
 from vlaforge.models.registry import names
 from vlaforge.serve.export import FP32_TOLERANCE, INT8_TOLERANCE, export_onnx
 from vlaforge.serve.onnx_policy import OnnxPolicy
+from vlaforge.serve.quantize import CALIBRATED, DEFAULT_METHOD, METHODS
 
 TINY = dict(width=32, depth=1, head_depth=1, n_heads=2, chunk=8, image_tokens=4, flow=FlowConfig(steps=4))
 
@@ -44,10 +47,68 @@ def test_fp32_parity_every_head(ds, tmp_path, head):
     assert act(obs, "an instruction it never saw").shape == (4,)
 
 
-def test_int8_flow_within_tolerance(ds, tmp_path):
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_int8_every_method_within_tolerance(ds, tmp_path, method):
     ck = build_policy(PolicyConfig(head="flow", **TINY), ds, verbose=False).save(tmp_path / "ck")
-    meta = export_onnx(ck, tmp_path / "q.onnx", int8=True, samples=4)
+    meta = export_onnx(ck, tmp_path / "q.onnx", int8=True, int8_method=method, samples=4)
     assert max(meta["parity"]["max_rel_err_per_dim"]) <= INT8_TOLERANCE and meta["int8"]
+    q = json.loads((tmp_path / "q.onnx.json").read_text())["quantization"]
+    assert q["method"] == method
+    if method in CALIBRATED:  # 24 frames, 4 of them the parity samples: the other 20 calibrate
+        assert q["calibration_frames"] == ds.num_frames - 4 and q["calibration_dataset"] == str(ds.root)
+    else:
+        assert q["calibration_frames"] == 0 and "calibration_dataset" not in q
+
+
+def test_default_int8_runs_static_int8_convs_and_dynamic_int8_matmuls(ds, tmp_path):
+    import onnx
+
+    ck = build_policy(PolicyConfig(head="chunk", **TINY), ds, verbose=False).save(tmp_path / "ck")
+    meta = export_onnx(ck, tmp_path / "q.onnx", int8=True, samples=4)
+    assert meta["quantization"]["method"] == DEFAULT_METHOD == "hybrid"
+    ops = {n.op_type for n in onnx.load(str(tmp_path / "q.onnx")).graph.node}
+    assert "ConvInteger" not in ops  # dynamic int8 convolutions: what made int8 slower than fp32
+    assert {"QuantizeLinear", "DequantizeLinear", "Conv"} <= ops  # QDQ convolutions, fused to QLinearConv by onnxruntime
+    assert {"DynamicQuantizeLinear", "MatMulInteger"} <= ops
+    assert meta["parity"]["samples"] == 4 and max(meta["parity"]["max_rel_err_per_dim"]) <= INT8_TOLERANCE
+
+
+def test_int8_calibrates_on_another_dataset_when_asked(ds, tmp_path):
+    from vlaforge.data.sample import make_sample_dataset
+
+    other = make_sample_dataset(tmp_path / "other", episodes=1, length=10, image_size=32, seed=5)
+    ck = build_policy(PolicyConfig(head="chunk", **TINY), ds, verbose=False).save(tmp_path / "ck")
+    q = export_onnx(ck, tmp_path / "q.onnx", int8=True, samples=4, calibration=other)["quantization"]
+    assert q["calibration_dataset"] == str(other) and q["calibration_frames"] == 10  # all of it: no parity frame is there
+
+
+def test_missing_training_dataset_names_the_flags(tmp_path):
+    from vlaforge.data import open_dataset
+    from vlaforge.data.sample import make_sample_dataset
+
+    gone = open_dataset(make_sample_dataset(tmp_path / "gone", episodes=1, length=10, image_size=32))
+    ck = build_policy(PolicyConfig(head="chunk", **TINY), gone, verbose=False).save(tmp_path / "ck")
+    shutil.rmtree(tmp_path / "gone")
+    with pytest.raises(DatasetError, match=r"gone does not exist; it is needed for the parity check's samples and the int8 calibration frames: pass --dataset DATASET"):
+        export_onnx(ck, tmp_path / "q.onnx", int8=True, samples=2)
+    with pytest.raises(DatasetError, match=r"gone does not exist; it is needed for the parity check's samples: pass --dataset"):
+        export_onnx(ck, tmp_path / "p.onnx", samples=2)  # fp32 needs it for parity only
+    assert not (tmp_path / "q.onnx").exists() and not (tmp_path / "p.onnx").exists()
+
+
+def test_missing_calibration_dataset_names_its_flag(ds, tmp_path):
+    ck = build_policy(PolicyConfig(head="chunk", **TINY), ds, verbose=False).save(tmp_path / "ck")
+    with pytest.raises(DatasetError, match=r"nowhere does not exist; it is needed for int8 'hybrid' calibration frames: pass --calibration DATASET"):
+        export_onnx(ck, tmp_path / "q.onnx", int8=True, samples=2, calibration=tmp_path / "nowhere")
+
+
+def test_export_cli_int8_reports_the_method(ds, tmp_path, capsys):
+    ck = build_policy(PolicyConfig(head="chunk", **TINY), ds, verbose=False).save(tmp_path / "ck")
+    rc = main(["export", str(ck), "--int8", "--int8-method", "dynamic", "--out", str(tmp_path / "q.onnx"), "--samples", "2"])
+    assert rc == 0 and "int8 dynamic; parity max relative error" in capsys.readouterr().out
+    assert json.loads((tmp_path / "q.onnx.json").read_text())["quantization"]["method"] == "dynamic"
+    rc = main(["export", str(ck), "--int8", "--calibration", str(tmp_path / "nowhere"), "--out", str(tmp_path / "r.onnx")])
+    assert rc == 1 and "pass --calibration DATASET" in capsys.readouterr().err
 
 
 def test_failed_parity_removes_the_export(ds, tmp_path):

@@ -1,4 +1,4 @@
-"""Export a policy to ONNX (fp32, optionally int8): normalization in, unnormalization out, the head's
+"""Export a policy to ONNX (fp32, optionally int8, serve/quantize.py): normalization in, unnormalization out, the head's
 `sample` traced as it runs (the flow head's Euler steps, the tokens head's greedy decode, unrolled),
 the language embedding an input (precomputed for the dataset's tasks). Every head gets the same
 inputs; the head says itself whether it uses the noise (`draws_noise`) and what its settings were
@@ -21,6 +21,7 @@ from torch import nn
 
 from vlaforge.config import to_dict
 from vlaforge.errors import CheckpointError, VlaforgeError
+from vlaforge.serve.quantize import DEFAULT_METHOD
 
 
 FP32_TOLERANCE = 1e-3  # max abs error per action dim, as a fraction of that dim's range
@@ -99,26 +100,53 @@ def _example(policy: Any, obs: list[dict[str, np.ndarray]], langs: torch.Tensor,
     return (*ims, state, langs, noise)
 
 
+def _open(path: str | Path | None, run: str | Path, flag: str, why: str) -> Any:
+    """The dataset at `path` (a flag's value, else the one the checkpoint records), or a DatasetError naming `flag`."""
+    from vlaforge.data import open_dataset
+    from vlaforge.errors import DatasetError
+
+    if not path:
+        raise DatasetError(f"{run} records no training dataset path; pass {flag} DATASET ({why})")
+    if not Path(path).exists():
+        raise DatasetError(f"the dataset {path} does not exist; it is needed for {why}: pass {flag} DATASET "
+                           "(the dataset the policy was trained on, or one with the same features)")
+    return open_dataset(path)
+
+
+def _frames(ds: Any, policy: Any, idx: np.ndarray) -> tuple[list[dict[str, np.ndarray]], torch.Tensor]:
+    """Observations (cameras uint8 (H, W, 3), state) and language features (B, 1 + L, 384) of the frames `idx`."""
+    items = [ds[int(i)] for i in idx]
+    obs = [{k: it[k] for k in [*policy.cameras, "observation.state"]} for it in items]
+    return obs, policy.embed_text([it["task"] for it in items]).cpu()
+
+
 def export_onnx(run: str | Path, out: str | Path, int8: bool = False, dataset: str | Path | None = None,
-                samples: int = 16, tolerance: float | None = None) -> dict[str, Any]:
-    """Export, check parity on `samples` real frames of the training dataset, write FILE and FILE.json metadata."""
+                samples: int = 16, tolerance: float | None = None, int8_method: str = DEFAULT_METHOD,
+                calibration: str | Path | None = None, calibration_frames: int = 64) -> dict[str, Any]:
+    """Export, check parity on `samples` real frames of the training dataset, write FILE and FILE.json metadata.
+
+    With `int8`, quantize by `int8_method` (serve/quantize.py); the calibrated methods calibrate on
+    `calibration_frames` frames of `calibration` (default: the parity dataset), never the frames the parity check uses."""
     import onnxruntime as ort
 
-    from vlaforge.data import open_dataset
     from vlaforge.models import load_policy
+    from vlaforge.serve.quantize import CALIBRATED, METHODS, check_method, quantize
 
+    calibrate = int8 and check_method(int8_method) in CALIBRATED
     policy = load_policy(run).eval()
-    ds = open_dataset(dataset or policy.dataset_info.get("path", ""))
+    ds_path = dataset or policy.dataset_info.get("path", "")
+    ds = _open(ds_path, run, "--dataset", "the parity check's samples" + (" and the int8 calibration frames" if calibrate and not calibration else ""))
     policy.check_compatible(ds.features, ds.fps)
+    cal_ds = _open(calibration, run, "--calibration", f"int8 {int8_method!r} calibration frames") if calibrate and calibration else ds
+    if cal_ds is not ds:
+        policy.check_compatible(cal_ds.features, cal_ds.fps)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tasks = list(ds.tasks)
     table = policy.embed_text(tasks).cpu()  # (T, 1 + L, 384) precomputed language features
     rng = np.random.default_rng(0)
     idx = rng.choice(ds.num_frames, size=min(samples, ds.num_frames), replace=False)
-    items = [ds[int(i)] for i in idx]
-    obs = [{k: it[k] for k in [*policy.cameras, "observation.state"]} for it in items]
-    langs = policy.embed_text([it["task"] for it in items]).cpu()
+    obs, langs = _frames(ds, policy, idx)
     wrapper = ExportWrapper(policy).eval()
     names = input_names(policy)
     example = _example(policy, obs[:1], langs[:1], 0)
@@ -136,11 +164,20 @@ def export_onnx(run: str | Path, out: str | Path, int8: bool = False, dataset: s
         batch_axis = {n: {0: "batch"} for n in [*names, "action"]}
         torch.onnx.export(wrapper, example, str(fp32), input_names=names, output_names=["action"], opset_version=17, dynamo=False,
                           dynamic_axes=batch_axis)
+    quantization = None
     if int8:
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-
-        stage("quantize", f"dynamic int8 weights -> {out}")
-        quantize_dynamic(str(fp32), str(out), weight_type=QuantType.QInt8)
+        feeds: list[dict[str, np.ndarray]] = []
+        if calibrate:  # frames the parity check does not use, so parity is measured on frames the ranges never saw
+            pool = np.setdiff1d(np.arange(cal_ds.num_frames), idx) if cal_ds is ds else np.arange(cal_ds.num_frames)
+            pool = pool if len(pool) else np.arange(cal_ds.num_frames)  # a dataset smaller than the parity sample
+            cal_idx = np.random.default_rng(1).choice(pool, size=min(calibration_frames, len(pool)), replace=False)
+            cal_obs, cal_langs = _frames(cal_ds, policy, cal_idx)
+            feeds = [{n: t.numpy() for n, t in zip(names, _example(policy, cal_obs[i : i + 1], cal_langs[i : i + 1], seed=10_000 + i))}
+                     for i in range(len(cal_obs))]
+        stage("quantize", f"int8 {int8_method} ({METHODS[int8_method]}" + (f"; {len(feeds)} calibration frames" if calibrate else "") + f") -> {out}")
+        quantization = quantize(fp32, out, int8_method, feeds)
+        if calibrate:
+            quantization["calibration_dataset"] = str(cal_ds.root)
         fp32.unlink()
     stage("parity", f"onnxruntime vs PyTorch on {len(obs)} dataset samples")
     sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
@@ -163,6 +200,7 @@ def export_onnx(run: str | Path, out: str | Path, int8: bool = False, dataset: s
         "format": "vlaforge-onnx/1",
         "source": str(run),
         "int8": int8,
+        "quantization": quantization,  # int8: the method, what it quantized, the calibration frames and dataset
         "head": policy.cfg.head,
         "head_config": to_dict(policy.head.config) if policy.head.config is not None else {},  # e.g. the flow steps unrolled
         "inputs": names,

@@ -73,10 +73,14 @@ class OnnxPolicy:
         return np.concatenate([self._run([o], [i]) for o, i in zip(observations, instructions)])
 
     def _run(self, observations: list[dict[str, np.ndarray]], instructions: list[str]) -> np.ndarray:
-        """One session call on a stacked batch → (B, H, A); noise drawn in request order, as B single calls would."""
+        """One session call on a stacked batch → (B, H, A)."""
+        return self.session.run(None, self.feed(observations, instructions))[0]
+
+    def feed(self, observations: list[dict[str, np.ndarray]], instructions: list[str]) -> dict[str, np.ndarray]:
+        """The session inputs for a batch (input name → array); noise drawn in request order, as B single calls would."""
         feed = {c: np.ascontiguousarray(np.stack([np.asarray(o[c], np.uint8) for o in observations]).transpose(0, 3, 1, 2))
                 for c in self.cameras}  # (B, 3, H, W)
         feed["observation.state"] = np.stack([np.asarray(o["observation.state"], np.float32) for o in observations])  # (B, S)
         feed["language"] = np.stack([self._lang(i) for i in instructions])  # (B, 1 + L, 384)
         feed["noise"] = self.rng.standard_normal((len(observations), self.chunk, self.action_dim)).astype(np.float32)  # (B, H, A)
-        return self.session.run(None, feed)[0]
+        return feed
