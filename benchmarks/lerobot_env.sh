@@ -8,8 +8,9 @@
 #
 # The interpreter: $PYTHON312 if set, else the newest CPython 3.12 under pyenv (~/.pyenv, /opt/pyenv),
 # else python3.12 on PATH. Packages come from PyPI (torch 2.11 with its CUDA libraries: PyPI has
-# no CPU-only build; they are unused on CPU). Idempotent: a venv that already imports lerobot 0.6.1
-# is kept. pip runs under `nice` so a build does not slow down other work on a shared machine.
+# no CPU-only build; they are unused on CPU), with LeRobot's accelerate extra so `lerobot-train` runs
+# (benchmarks/lerobot_act.py). Idempotent: a venv that already imports lerobot 0.6.1 is kept (and given
+# accelerate if it lacks it). pip runs under `nice` so a build does not slow down other work on a shared machine.
 # Run LeRobot through $VENV/bin/lerobot-python (it also makes torchcodec find FFmpeg, see below).
 set -euo pipefail
 
@@ -29,6 +30,10 @@ find_python() {
 
 if [[ -x "$VENV/bin/python" ]] && "$VENV/bin/python" -c "import lerobot, sys; from importlib.metadata import version; sys.exit(version('lerobot') != '$LEROBOT_VERSION')" 2>/dev/null; then
   echo "$VENV already has lerobot $LEROBOT_VERSION"
+  if ! "$VENV/bin/python" -c "import accelerate" 2>/dev/null; then
+    echo "adding lerobot[accelerate-dep] (lerobot-train needs accelerate)"
+    nice -n 19 "$VENV/bin/pip" install --quiet "lerobot[accelerate-dep]==$LEROBOT_VERSION"
+  fi
 else
   PY="$(find_python)"
   if [[ -z "$PY" ]] || ! "$PY" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))'; then
@@ -38,7 +43,7 @@ else
   fi
   echo "building $VENV from $PY"
   "$PY" -m venv "$VENV"
-  nice -n 19 "$VENV/bin/pip" install --quiet "lerobot[dataset]==$LEROBOT_VERSION" "torch>=2.2,<2.12" "av>=15,<16"
+  nice -n 19 "$VENV/bin/pip" install --quiet "lerobot[dataset,accelerate-dep]==$LEROBOT_VERSION" "torch>=2.2,<2.12" "av>=15,<16"
 fi
 
 # torchcodec (LeRobot's default video backend) loads the system's FFmpeg 4-8 shared libraries. Where there

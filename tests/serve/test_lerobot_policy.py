@@ -80,7 +80,7 @@ def _save_act(meta, out: Path, stats: bool = True, processors: bool = True) -> P
     cfg = ACTConfig(input_features={k: f for k, f in feats.items() if f.type is not FeatureType.ACTION},
                     output_features={k: f for k, f in feats.items() if f.type is FeatureType.ACTION},
                     device="cpu", pretrained_backbone_weights=None, dim_model=32, n_heads=2, dim_feedforward=64,
-                    n_encoder_layers=1, n_decoder_layers=1, n_vae_encoder_layers=1, latent_dim=8, chunk_size=10, n_action_steps=10)
+                    n_encoder_layers=1, n_decoder_layers=1, n_vae_encoder_layers=1, latent_dim=8, chunk_size=10, n_action_steps=6)
     ACTPolicy(cfg).save_pretrained(out)
     if processors:
         for p in make_pre_post_processors(cfg, dataset_stats=meta.stats if stats else None):
@@ -109,7 +109,8 @@ def test_spec_comes_from_the_lerobot_features(act_dir):
                                   "observation.images.wrist": ((96, 96, 3), "uint8"),
                                   "observation.state": ((4,), "float32")}
     assert (p.spec.chunk, p.spec.action_dim) == (10, 4)
-    assert "act policy" in p.describe() and "chunk 10" in p.describe()
+    assert p.spec.to_json()["action"]["execute"] == 6  # n_action_steps: how many of each chunk LeRobot's loop executes
+    assert "act policy" in p.describe() and "chunk 10" in p.describe() and "executes 6" in p.describe()
 
 
 @needs_lerobot
@@ -188,9 +189,13 @@ def test_serve_lerobot_then_eval_over_the_server(act_dir, tmp_path):
         assert any("LeRobot" in l and "act policy" in l for l in lines), "".join(lines)
         out = tmp_path / "eval"
         assert main(["eval", "--server", f"http://127.0.0.1:{port}", "--token", "s3cret", "--split", "seen", "--episodes", "1",
-                     "--workers", "1", "--n-action-steps", "10", "--videos", "0", "--no-progress", "--out", str(out)]) == 0
+                     "--workers", "1", "--executor", "naive", "--videos", "0", "--no-progress", "--out", str(out)]) == 0
         recs = load_records(out / "records.jsonl")
         assert len(recs) == 1 and recs[0].steps > 0 and recs[0].inference_ms > 0
+        # no --n-action-steps: eval executes the served n_action_steps (6) of each chunk, one request per 6 steps
+        from vlaforge.serve.client import Client
+
+        assert Client(f"http://127.0.0.1:{port}", token="s3cret").metrics()["requests"] == -(-recs[0].steps // 6)
         assert (out / "report.html").is_file()
     finally:
         proc.terminate()

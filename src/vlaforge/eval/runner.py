@@ -28,7 +28,8 @@ def make_actor(source: dict[str, Any], fps: int | None = None) -> Any:
     """An actor from a picklable description.
 
     {"checkpoint": RUN} a local policy on CPU, or {"server": URL, "token": T} a `vlaforge serve` policy;
-    optional "n_action_steps" (actions per chunk), "gripper_hysteresis" (see PolicyConfig), "executor" ("policy" | "async" | "naive") and
+    optional "n_action_steps" (actions per chunk; default: the checkpoint's, for a server its spec's `action.execute`, else 8),
+    "gripper_hysteresis" (see PolicyConfig), "executor" ("policy" | "async" | "naive") and
     "latency_ms" (simulated inference latency in milliseconds, turned into ceil(ms x fps / 1000) control steps of
     the env's clock by `vlaforge.serve.clocks.latency_steps`; needs an executor). `fps` is the env's control rate
     (default: the tabletop's).
@@ -62,7 +63,9 @@ def make_actor(source: dict[str, Any], fps: int | None = None) -> Any:
 
         if executor == "policy":
             raise ConfigError("a served policy runs through an executor: --executor async or naive")
-        predict, horizon = Client(source["server"], token=source.get("token")).predict_chunk, horizon or 8
+        client = Client(source["server"], token=source.get("token"))
+        # the policy's own execution horizon when its spec carries one (LeRobot's n_action_steps), else 8
+        predict, horizon = client.predict_chunk, horizon or int(client.spec["action"].get("execute") or 0) or 8
     else:
         raise ConfigError(f"unknown actor source {sorted(source)}; expected 'checkpoint' or 'server'")
     from vlaforge.control.executor import AsyncChunkExecutor, NaiveChunkExecutor

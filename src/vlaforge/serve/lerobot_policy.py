@@ -14,6 +14,7 @@ repeated, as LeRobot's own `select_action` fills its queues on an episode's firs
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,23 @@ PREPROCESSOR, POSTPROCESSOR = "policy_preprocessor.json", "policy_postprocessor.
 INSTALL = ("run `vlaforge serve lerobot:DIR` from a LeRobot venv (LeRobot >= 0.6: Python >= 3.12, torch < 2.12) "
            "with vlaforge installed into it: `/path/to/lerobot-venv/bin/pip install -e /path/to/vlaforge`, then "
            "`/path/to/lerobot-venv/bin/vlaforge serve lerobot:DIR` (see docs/deploy.md)")
+
+
+@dataclasses.dataclass(frozen=True)
+class ExecutingSpec(PolicySpec):
+    """A PolicySpec that also says how many actions of each chunk the policy's own loop executes before re-planning.
+
+    Served as `action.execute` in /spec; `vlaforge eval --server` executes that many unless --n-action-steps is given.
+    0 (not served) leaves the choice to the client, as for vlaforge's own policies."""
+
+    execute: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        """PolicySpec's JSON, plus `action.execute` when it is set."""
+        out = super().to_json()
+        if self.execute:
+            out["action"]["execute"] = self.execute
+        return out
 
 
 def lerobot_dir(policy: str | Path) -> Path | None:
@@ -103,7 +121,9 @@ class LeRobotPolicy:
         # Configs name the chunk length differently (chunk_size, horizon, n_action_steps): ask the policy once
         zero = {k: np.zeros(shape, dtype) for k, (shape, dtype) in obs.items()}
         self.chunk = int(self._run([zero], ["warm-up"]).shape[1])
-        self.spec = PolicySpec(obs, self.chunk, self.action_dim, names)
+        # select_action pops n_action_steps of each chunk (1 with temporal ensembling, which re-plans every step)
+        self.execute = min(self.n_action_steps or self.chunk, self.chunk)
+        self.spec = ExecutingSpec(obs, self.chunk, self.action_dim, names, execute=self.execute)
         torch.manual_seed(seed)  # policies draw their noise (diffusion, flow) from torch's global generator
 
     def describe(self) -> str:
@@ -111,10 +131,9 @@ class LeRobotPolicy:
         cams = ", ".join(f"{k.removeprefix('observation.images.')} {self.spec.observation[k][0][0]}x{self.spec.observation[k][0][1]}"
                          for k in self.cameras) or "none"
         state = self.spec.observation.get("observation.state", ((0,), ""))[0][0]
-        steps = min(self.n_action_steps or self.chunk, self.chunk)
         line = (f"LeRobot {self.lerobot_version} {self.cfg.type} policy from {self.path}: cameras {cams}, state {state}, "
-                f"action {self.action_dim}, chunk {self.chunk} (LeRobot executes {steps} of them; `vlaforge eval "
-                f"--n-action-steps {steps}` does the same), device {self.cfg.device}")
+                f"action {self.action_dim}, chunk {self.chunk} (LeRobot executes {self.execute} of them; the spec says so and "
+                f"`vlaforge eval --server` does the same unless --n-action-steps is given), device {self.cfg.device}")
         if self.n_obs_steps > 1:
             line += (f"\nwarning: this policy reads n_obs_steps={self.n_obs_steps} past observations, but each request "
                      "carries one: the server repeats it as its own history (as LeRobot does on an episode's first step)")
