@@ -65,6 +65,12 @@ def test_decoder_weights_follow_the_parameters():
     head.load_state_dict(other.state_dict())  # in-place copies: the arranged weights must be rebuilt
     assert torch.equal(head.decode_ids(ctx), other.decode_ids(ctx, cache=False))
     assert not torch.equal(first, head.decode_ids(ctx))
+    opt = torch.optim.SGD(head.parameters(), lr=0.1)
+    head.loss(torch.randn(2, 7, 32), torch.rand(2, 8, 3) * 2 - 1, torch.zeros(2, 8, dtype=torch.bool))[0].backward()
+    before = head.decode_ids(ctx)
+    opt.step()  # an optimizer step writes in place too
+    after = head.decode_ids(ctx)
+    assert torch.equal(after, head.decode_ids(ctx, cache=False)) and not torch.equal(after, before)
     assert set(head.state_dict()) == keys  # the arranged weights are no part of a checkpoint
 
 
