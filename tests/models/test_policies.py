@@ -53,6 +53,15 @@ def test_build_train_save_reload_predict(tiny_dataset, tmp_path, head, encoder):
     assert policy.predict_batch([obs, obs], ["move to the red block", "move to the blue block"]).shape == (2, cfg.chunk, 4)
 
 
+def test_predicting_in_training_mode_samples_in_eval_mode_and_restores_it(tiny_dataset):
+    p = build_policy(PolicyConfig(head="chunk", dropout=0.5, **TINY), tiny_dataset, verbose=False)
+    obs = _obs(tiny_dataset)
+    a = p.train().predict_batch([obs], ["move to the red block"])  # dropout would change it, were it on
+    assert all(m.training for m in p.modules())
+    np.testing.assert_array_equal(a, p.eval().predict_batch([obs], ["move to the red block"]))
+    assert not any(m.training for m in p.modules())
+
+
 def test_policy_control_queue_and_temporal_ensembling(tiny_dataset):
     obs = _obs(tiny_dataset)
     p = build_policy(PolicyConfig(head="chunk", n_action_steps=3, gripper_hysteresis=0.0, **TINY), tiny_dataset, verbose=False).eval()

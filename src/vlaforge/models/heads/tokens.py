@@ -19,7 +19,7 @@ from torch import nn
 
 from vlaforge.errors import ConfigError
 from vlaforge.models.config import PolicyConfig
-from vlaforge.models.heads.token_decoding import CachedDecoder, allowed_tokens, logit_bias
+from vlaforge.models.heads.token_decoding import CachedDecoder, DecoderWeights, allowed_tokens, logit_bias
 from vlaforge.models.heads.tokens_config import TOKENIZERS, TokensConfig
 from vlaforge.models.layers import Block
 from vlaforge.models.registry import register_head
@@ -89,6 +89,7 @@ class TokensHead(nn.Module):
         self.out = nn.Linear(cfg.width, V)
         self.register_buffer("allowed_bias", logit_bias(self.tok.allowed()), persistent=False)  # (L, V) 0 or NEG
         self.kv_cache = True  # False: decode by re-running the prefix (the reference path; same tokens, slower)
+        self._decoder: tuple[tuple, DecoderWeights] | None = None  # (weight versions, weights arranged for decoding)
 
     def logits(self, inp: torch.Tensor, ctx: torch.Tensor) -> torch.Tensor:
         """inp (B, l) token ids starting with BOS → next-token logits (B, l, V)."""
@@ -115,11 +116,11 @@ class TokensHead(nn.Module):
     def decode_ids(self, ctx: torch.Tensor, cache: bool = True) -> torch.Tensor:
         """Greedy, constrained token ids (B, L): with the KV cache, or (cache=False) re-running the prefix each step."""
         if cache:
-            decoder = CachedDecoder(self.embed, self.pos, self.blocks, self.norm, self.out)
-            if torch.jit.is_tracing():  # ONNX export traces the loop as it is
-                return decoder.run(ctx, self.bos, self.L, self.allowed_bias)
+            decoder = CachedDecoder(self.decoder_weights())
+            if torch.jit.is_tracing():  # ONNX export: the same steps without writes into buffers
+                return decoder.run_functional(ctx, self.bos)
             with torch.inference_mode():  # no autograd bookkeeping on ~2,000 small ops per chunk
-                ids = decoder.run(ctx, self.bos, self.L, self.allowed_bias)
+                ids = decoder.run(ctx, self.bos)
             return ids.clone()  # a normal tensor again
         B = ctx.shape[0]
         seq = torch.full((B, 1), self.bos, dtype=torch.long, device=ctx.device)
@@ -127,3 +128,12 @@ class TokensHead(nn.Module):
             nxt = (self.logits(seq, ctx)[:, -1] + self.allowed_bias[i]).argmax(-1, keepdim=True)  # (B, 1)
             seq = torch.cat([seq, nxt], dim=1)
         return seq[:, 1:]
+
+    def decoder_weights(self) -> DecoderWeights:
+        """This head's weights arranged for cached decoding; rebuilt whenever a parameter changes (in place or replaced)."""
+        # _version counts in-place writes (optimizer steps, load_state_dict); data_ptr changes with .to() and reassignment
+        key = tuple((t.data_ptr(), t._version, t.dtype) for t in (*self.parameters(), self.allowed_bias))
+        if self._decoder is None or self._decoder[0] != key:
+            with torch.no_grad():
+                self._decoder = key, DecoderWeights(self.embed, self.pos, self.blocks, self.norm, self.out, self.allowed_bias)
+        return self._decoder[1]
