@@ -90,10 +90,12 @@ def main() -> None:
     flagged = [k for k, v in h.items() if v["2_thread"]["p50_ms"] > v["1_thread"]["p50_ms"]]
     res["flagged_2_thread_slower"] = flagged
     other = max(v[f"{t}_thread"]["contention"]["other_cores"] for v in h.values() for t in (1, 2))
+    # Why 2 threads lost: other work on the cores, or (on a quiet machine) threads syncing more than they share at this size
+    why = "cores shared" if other >= 0.25 else "a quiet machine: at this size the threads' sync costs more than it saves"
     tok, unc, split = h["tokens"]["1_thread"], res["tokens_uncached_1_thread"], res["tokens_split_1_thread"]
     line = "**predict_chunk latency** (default size, 2 cams 96x96, chunk 16; p50 wall / p50 CPU time per call): " + "; ".join(
         f"{k} ({v['params_m']:.2f}M params) {v['1_thread']['p50_ms']:.1f} / {v['1_thread']['cpu_p50_ms']:.1f} ms on 1 thread "
-        f"(p99 {v['1_thread']['p99_ms']:.1f}), {v['2_thread']['p50_ms']:.1f} ms on 2" + (" (flagged: 2 threads slower, cores shared)" if k in flagged else "")
+        f"(p99 {v['1_thread']['p99_ms']:.1f}), {v['2_thread']['p50_ms']:.1f} ms on 2" + (f" (flagged: 2 threads slower; {why})" if k in flagged else "")
         for k, v in h.items()
     ) + (f". Tokens head with its KV cache vs without, same weights and run: {tok['p50_ms']:.1f} vs {unc['p50_ms']:.1f} ms "
          f"({unc['p50_ms'] / tok['p50_ms']:.1f}x); its CPU time is encoding {split['encode_cpu_p50_ms']:.1f} ms + decoding "
