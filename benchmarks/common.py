@@ -109,6 +109,19 @@ def train_rate(samples: int, steps: int, c: Contention, parts: Parts) -> dict[st
             "per_step": parts.per_step(steps), "contention": rec}
 
 
+def timed_steps(step: Any, seconds: float = 0.0, max_steps: int = 0) -> dict[str, Any]:
+    """Call `step(parts)` (it returns the samples it trained on) for `seconds` or `max_steps` → `train_rate` of that window."""
+    parts, n, steps = Parts(), 0, 0
+    with Contention() as c:
+        t0 = time.perf_counter()
+        while True:
+            n += step(parts)
+            steps += 1
+            if (max_steps and steps >= max_steps) or (seconds and time.perf_counter() - t0 > seconds):
+                break
+    return train_rate(n, steps, c, parts)
+
+
 DENSE_OPS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::mkldnn_convolution", "aten::convolution_backward",
              "aten::_scaled_dot_product_flash_attention_for_cpu", "aten::_scaled_dot_product_flash_attention_for_cpu_backward")
 

@@ -31,7 +31,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "src"), str(ROOT / "benchmarks")]
 
-from common import Contention, Parts, top_ops, train_rate  # noqa: E402  (stdlib only; vlaforge.runtime reads /proc)
+from common import Parts, timed_steps, top_ops  # noqa: E402  (stdlib only; vlaforge.runtime reads /proc)
 from lerobot_loader_side import open_decodable  # noqa: E402
 
 
@@ -114,16 +114,7 @@ class ACTTrainer:
             it: Iterator[dict[str, Any]] = itertools.cycle(self.preloaded)
         else:
             it = self.loader(req["order"])
-        seconds, max_steps = float(req.get("seconds", 0)), int(req.get("max_steps", 0))
-        parts, n, steps = Parts(), 0, 0
-        with Contention() as c:
-            t0 = time.perf_counter()
-            while True:
-                n += self.step(it, parts)
-                steps += 1
-                if (max_steps and steps >= max_steps) or (seconds and time.perf_counter() - t0 > seconds):
-                    break
-        return train_rate(n, steps, c, parts)
+        return timed_steps(lambda parts: self.step(it, parts), float(req.get("seconds", 0)), int(req.get("max_steps", 0)))
 
     def preload(self, order: list[int]) -> dict[str, Any]:
         """Keep the DataLoader's batches over `order` in memory."""

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from common import ROOT, Contention, Parts, save, top_ops, train_rate
+from common import ROOT, Parts, save, timed_steps, top_ops
 from vlaforge.data import open_dataset
 from vlaforge.data.loader import TrainingDataset
 from vlaforge.data.sample import make_sample_dataset
@@ -94,15 +94,7 @@ class VlaforgeTrainer:
     def train(self, seconds: float = 0.0, order: list[int] | None = None, max_steps: int = 0) -> dict[str, Any]:
         """Steps for `seconds` (or `max_steps`) over `order`, or over the preloaded batches when `order` is None."""
         it = itertools.cycle(self.preloaded) if order is None else self.loader(order)
-        parts, n, steps = Parts(), 0, 0
-        with Contention() as c:
-            t0 = time.perf_counter()
-            while True:
-                n += self.step(it, parts)
-                steps += 1
-                if (max_steps and steps >= max_steps) or (seconds and time.perf_counter() - t0 > seconds):
-                    break
-        return train_rate(n, steps, c, parts)
+        return timed_steps(lambda parts: self.step(it, parts), seconds, max_steps)
 
     def preload(self, order: list[int]) -> dict[str, Any]:
         """Keep the loader's batches over `order` in memory; FLOPs per sample of one forward + backward."""
