@@ -122,6 +122,16 @@ def timed_steps(step: Any, seconds: float = 0.0, max_steps: int = 0) -> dict[str
     return train_rate(n, steps, c, parts)
 
 
+def profiled_steps(step: Any, steps: int) -> dict[str, Any]:
+    """torch.profiler over `steps` calls of `step(parts)` → `top_ops` (the ops with the most self time, the dense-math share)."""
+    import torch
+
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            step(Parts())
+    return top_ops(prof, steps)
+
+
 DENSE_OPS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::mkldnn_convolution", "aten::convolution_backward",
              "aten::_scaled_dot_product_flash_attention_for_cpu", "aten::_scaled_dot_product_flash_attention_for_cpu_backward")
 

@@ -52,6 +52,16 @@ def open_decodable(root: Path, chunk: int, backend: str | None) -> tuple[Any, st
     return ds, None
 
 
+def describe(ds: Any, first_error: str | None) -> dict[str, Any]:
+    """The "ready" line's facts about this side: versions, the video backend in use and why, the dataset's frames."""
+    import torch
+    from importlib.metadata import version
+
+    return {"lerobot": version("lerobot"), "torch": torch.__version__, "python": sys.version.split()[0],
+            "video_backend": getattr(ds, "video_backend", None) or getattr(ds, "_video_backend", None), "frames": len(ds),
+            "default_backend_error": first_error}
+
+
 def measure(ds: Any, order: list[int], batch: int, seconds: float) -> dict[str, Any]:
     """Batches over `order` for about `seconds` → samples/s by wall and by CPU time, with contention."""
     import torch
@@ -78,12 +88,10 @@ def main() -> None:
     args = ap.parse_args()
 
     import torch
-    from importlib.metadata import version
 
     torch.set_num_threads(1)
     ds, first_error = open_decodable(args.root, args.chunk, args.backend)
-    ready = {"lerobot": version("lerobot"), "torch": torch.__version__, "python": sys.version.split()[0],
-             "video_backend": getattr(ds, "video_backend", None) or getattr(ds, "_video_backend", None), "frames": len(ds), "default_backend_error": first_error}
+    ready = describe(ds, first_error)
     print(json.dumps({"ready": ready}), flush=True)
     for line in sys.stdin:
         if not line.strip():

@@ -31,8 +31,8 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "src"), str(ROOT / "benchmarks")]
 
-from common import Parts, timed_steps, top_ops  # noqa: E402  (stdlib only; vlaforge.runtime reads /proc)
-from lerobot_loader_side import open_decodable  # noqa: E402
+from common import Parts, profiled_steps, timed_steps  # noqa: E402  (stdlib only; vlaforge.runtime reads /proc)
+from lerobot_loader_side import describe, open_decodable  # noqa: E402
 
 
 class ACTTrainer:
@@ -124,12 +124,8 @@ class ACTTrainer:
 
     def profile(self, steps: int) -> dict[str, Any]:
         """torch.profiler over `steps` preloaded steps → the top ops by self time, the share of dense math."""
-
         it = itertools.cycle(self.preloaded)
-        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
-            for _ in range(steps):
-                self.step(it, Parts())
-        return top_ops(prof, steps)
+        return profiled_steps(lambda parts: self.step(it, parts), steps)
 
 
 def main() -> None:
@@ -140,14 +136,10 @@ def main() -> None:
     ap.add_argument("--backend", default=None, help="LeRobot video_backend (default: LeRobot's, pyav if torchcodec cannot decode here)")
     args = ap.parse_args()
 
-    from importlib.metadata import version
-
     torch.set_num_threads(1)
     ds, first_error = open_decodable(args.root, args.chunk, args.backend)
     trainer = ACTTrainer(ds, args.chunk, args.batch)
-    ready = {"lerobot": version("lerobot"), "torch": torch.__version__, "python": sys.version.split()[0], "torch_threads": torch.get_num_threads(),
-             "video_backend": getattr(ds, "video_backend", None) or getattr(ds, "_video_backend", None), "frames": len(ds),
-             "default_backend_error": first_error, **trainer.describe()}
+    ready = {**describe(ds, first_error), "torch_threads": torch.get_num_threads(), **trainer.describe()}
     print(json.dumps({"ready": ready}), flush=True)
     for line in sys.stdin:
         if not line.strip():

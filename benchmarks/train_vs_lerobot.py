@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from common import ROOT, Parts, save, timed_steps, top_ops
+from common import ROOT, Parts, profiled_steps, save, timed_steps
 from vlaforge.data import open_dataset
 from vlaforge.data.loader import TrainingDataset
 from vlaforge.data.sample import make_sample_dataset
@@ -110,10 +110,7 @@ class VlaforgeTrainer:
     def profile(self, steps: int) -> dict[str, Any]:
         """torch.profiler over `steps` preloaded steps → the top ops by self time, the share of dense math."""
         it = itertools.cycle(self.preloaded)
-        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
-            for _ in range(steps):
-                self.step(it, Parts())
-        return top_ops(prof, steps)
+        return profiled_steps(lambda parts: self.step(it, parts), steps)
 
 
 class LeRobotSide:
