@@ -1,6 +1,6 @@
 """Active learning vs the random baseline: success against labelled steps, same budget, same starting policy.
 
-    python benchmarks/active_learning.py                 # the published comparison (hours on 2 CPU cores)
+    python benchmarks/active_learning.py                 # the published comparison (about an hour on 2 CPU cores)
     python benchmarks/active_learning.py --quick         # smoke run (< 5 min): tiny data, tiny model, 1 round; not a result
 Both strategies start from the same policy (trained once on --demos expert episodes of pick_place) and run the
 same rounds, budget, retraining recipe and evaluation seeds; `vlaforge engine loop` does each. The target (issue 15):
@@ -20,12 +20,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import Contention, save  # noqa: E402
 
-QUICK = dict(demos=3, rounds=1, budget=40, rollouts=1, eval_episodes=2, train_minutes=0.2, start_minutes=0.2, image_size=48,
+QUICK = dict(demos=3, rounds=1, budget=40, rollouts=1, eval_episodes=2, train_steps=10, start_steps=20, image_size=48,
              model=["--model.head", "flow", "--model.width", "32", "--model.depth", "1", "--model.head_depth", "1", "--model.n_heads", "2", "--model.chunk", "8",
                     "--model.image_tokens", "4", "--model.flow.steps", "2"],
              train=["--train.batch_size", "8", "--train.val_fraction", "0", "--train.warmup_steps", "5", "--train.save_every", "100000"])
-FULL = dict(demos=100, rounds=4, budget=1500, rollouts=30, eval_episodes=100, train_minutes=10.0, start_minutes=20.0, image_size=96,
-            model=["--model.head", "flow"], train=["--train.batch_size", "64", "--train.steps", "100000", "--train.save_every", "100000", "--train.augment", "fixed_camera"])
+# Step budgets, not minutes: the cores are shared, and a busy machine must change only the time, never what is compared.
+FULL = dict(demos=100, rounds=3, budget=1000, rollouts=20, eval_episodes=50, train_steps=1000, start_steps=3000, image_size=96,
+            model=["--model.head", "flow"], train=["--train.batch_size", "64", "--train.save_every", "100000", "--train.augment", "fixed_camera"])
 
 
 def labels_to_reach(rows: list[dict], rate: float) -> int | None:
@@ -38,9 +39,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("outputs/active_learning"))
     ap.add_argument("--quick", action="store_true", help="smoke run: checks the pipeline end to end in minutes; records no result")
     ap.add_argument("--workers", type=int, default=2)
-    for k in ("demos", "rounds", "budget", "rollouts", "eval_episodes"):
+    for k in ("demos", "rounds", "budget", "rollouts", "eval_episodes", "train_steps", "start_steps"):
         ap.add_argument(f"--{k.replace('_', '-')}", type=int, help=f"override ({FULL[k]} full)")
-    ap.add_argument("--train-minutes", type=float, help=f"per retraining ({FULL['train_minutes']} full)")
     args = ap.parse_args()
     p = dict(QUICK if args.quick else FULL)
     p.update({k: v for k, v in vars(args).items() if k in p and v is not None})
@@ -62,14 +62,14 @@ def main() -> None:
     if not (start / "checkpoints" / "last").exists():
         import dataclasses
 
-        train(dataclasses.replace(run_cfg, train=dataclasses.replace(run_cfg.train, budget_minutes=p["start_minutes"])), start,
+        train(dataclasses.replace(run_cfg, train=dataclasses.replace(run_cfg.train, steps=p["start_steps"], budget_minutes=0.0)), start,
               progress=not args.quick)
     loops = {}
     with Contention() as c:
         for strategy in ("uncertainty", "random"):
             cfg = LoopConfig(str(data), str(args.out / strategy), run_cfg, rounds=p["rounds"], budget=p["budget"], strategy=strategy,
                              init=str(start), rollouts=p["rollouts"], eval_episodes=p["eval_episodes"], workers=args.workers,
-                             train_minutes=p["train_minutes"])
+                             train_steps=p["train_steps"])
             loops[strategy] = run_loop(cfg, show_bars=not args.quick)["rounds"]
     (args.out / "curves.svg").write_text(curve_svg(loops, "active learning vs random (pick_place, seen)"))
     base_final = loops["random"][-1]["eval"]["rate"]
@@ -95,8 +95,8 @@ def main() -> None:
                 "loop reaches the random baseline's final success with <= 50% of its labels) has not been run yet: no compute. "
                 "`python benchmarks/active_learning.py`")
     else:
-        line = (f"**Active learning** (pick_place seen, start: {p['demos']} demos + {p['start_minutes']:g} min training, "
-                f"{p['rounds']} rounds x {p['budget']} labelled steps, {p['train_minutes']:g} min fine-tuning per round, "
+        line = (f"**Active learning** (pick_place seen, start: {p['demos']} demos + {p['start_steps']} training steps, "
+                f"{p['rounds']} rounds x {p['budget']} labelled steps, {p['train_steps']} fine-tuning steps per round (batch 64), "
                 f"{p['eval_episodes']} eval episodes): uncertainty {curve(loops['uncertainty'])}; random {curve(loops['random'])}. "
                 f"Random's final {base_final:.0%} reached by the active loop after "
                 f"{'never' if need is None else f'{need} steps ({need / max(base_labels, 1):.0%} of {base_labels})'}. "

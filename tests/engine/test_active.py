@@ -165,7 +165,7 @@ def _loop(ds_path, ck, out, strategy):
     run = recipe(ds_path, str(ck), ["--train.steps", "2", "--train.batch_size", "4", "--train.val_fraction", "0",
                                     "--train.warmup_steps", "0", "--train.save_every", "100"])
     cfg = LoopConfig(str(ds_path), str(out), run, rounds=1, budget=40, strategy=strategy, init=str(ck), rollouts=1,
-                     eval_episodes=1, workers=1, train_minutes=1.0, score_every=4, samples=4)
+                     eval_episodes=1, workers=1, train_steps=3, score_every=4, samples=4)
     return run_loop(cfg, progress=lambda _: None, show_bars=False)
 
 
@@ -183,6 +183,8 @@ def test_loop_records_are_consistent_with_the_versions_it_wrote(labelled_dataset
     assert check_dataset(r1["dataset"]) == []
     assert open_dataset(r1["dataset"]).lineage["operation"]["strategy"] == strategy
     assert r1["checkpoint"].endswith("round_1/run") and (tmp_path / "loop" / "round_1" / "run" / "checkpoints" / "last").exists()
+    steps = [json.loads(line)["step"] for line in (tmp_path / "loop" / "round_1" / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert max(steps) == 3  # --train-steps, not the recipe's 2 steps
     assert r1["eval"]["n"] == 1 and 0.0 <= r1["eval"]["ci95"][0] <= r1["eval"]["ci95"][1] <= 1.0
     assert (tmp_path / "loop" / "loop.svg").read_text().lstrip().startswith(("<?xml", "<svg"))
     has_queue = (open_dataset(r1["dataset"]).root / QUEUE_PATH).exists()
@@ -225,3 +227,15 @@ def test_a_loop_that_cannot_score_its_policy_is_refused_before_any_training(head
     LoopConfig("ds", str(tmp_path), run, uncertainty=uncertainty, strategy="random")  # the baseline scores nothing
     if uncertainty in ("auto", "ensemble"):
         LoopConfig("ds", str(tmp_path), run, uncertainty=uncertainty, ensemble=("runs/other",))
+
+
+def test_bad_loop_numbers_are_refused_together_with_the_flag_to_fix(tmp_path):
+    from vlaforge.engine.active.loop import LoopConfig
+    from vlaforge.train.config import TrainConfig
+    from vlaforge.train.trainer import RunConfig
+
+    run = RunConfig("ds", PolicyConfig(**{**TINY, "head": "flow"}), TrainConfig())
+    with pytest.raises(ConfigError, match=r"--rounds 0 \(must be >= 1\).*--train-steps -5 \(must be >= 0"):
+        LoopConfig("ds", str(tmp_path), run, rounds=0, train_steps=-5)
+    assert LoopConfig("ds", str(tmp_path), run, train_steps=200).train_budget() == "200 steps"
+    assert LoopConfig("ds", str(tmp_path), run).train_budget() == "5 min"

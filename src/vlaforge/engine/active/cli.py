@@ -48,6 +48,9 @@ def add_loop_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--min-gap", type=int, default=10, help="minimum steps between two moments of one rollout (default 10)")
     p.add_argument("--retrain", choices=RETRAIN, default="finetune", help="finetune the last round's weights (default) or train from scratch")
     p.add_argument("--train-minutes", type=float, default=5.0, help="wall-clock budget per (re)training (default 5)")
+    p.add_argument("--train-steps", type=int, default=0,
+                   help="train this many steps per (re)training instead of --train-minutes (0, the default: use minutes); "
+                        "a busy machine then changes only the time, not the result")
     p.add_argument("--eval-episodes", type=int, default=20, help="evaluation episodes per round (default 20)")
     p.add_argument("--eval-split", default="seen", help="evaluation split (default seen)")
     p.add_argument("--workers", type=int, default=2, help="evaluation processes (default 2)")
@@ -85,7 +88,7 @@ def _loop(args: argparse.Namespace, overrides: list[str]) -> int:
         dataset=str(args.dataset), out=str(args.out), run=recipe(args.dataset, args.init, overrides), rounds=args.rounds,
         budget=args.budget, strategy=args.strategy, init=args.init, ensemble=tuple(args.ensemble), uncertainty=args.uncertainty,
         samples=args.samples, family=args.family, rollouts=args.rollouts, score_every=args.score_every, backoff=args.backoff,
-        min_gap=args.min_gap, retrain=args.retrain, train_minutes=args.train_minutes, eval_episodes=args.eval_episodes,
+        min_gap=args.min_gap, retrain=args.retrain, train_minutes=args.train_minutes, train_steps=args.train_steps, eval_episodes=args.eval_episodes,
         eval_split=args.eval_split, workers=args.workers, labeler=args.labeler, queue_size=args.queue_size,
     )
     doc = run_loop(cfg, show_bars=not args.no_progress)

@@ -48,6 +48,7 @@ class LoopConfig:
     min_gap: int = 10  # steps between two moments of the same rollout
     retrain: str = "finetune"  # finetune (from the last round's weights) | scratch
     train_minutes: float = 5.0  # wall-clock budget per (re)training
+    train_steps: int = 0  # > 0: train this many steps per (re)training instead (a busy machine then changes only the time)
     eval_episodes: int = 20
     eval_split: str = "seen"
     workers: int = 2  # evaluation processes
@@ -63,6 +64,8 @@ class LoopConfig:
         for name in ("rounds", "budget", "rollouts", "score_every", "eval_episodes", "workers", "queue_size"):
             if getattr(self, name) < 1:
                 bad.append(f"--{name.replace('_', '-')} {getattr(self, name)} (must be >= 1)")
+        if self.train_steps < 0:
+            bad.append(f"--train-steps {self.train_steps} (must be >= 0; 0 trains for --train-minutes)")
         if self.train_minutes <= 0:
             bad.append(f"--train-minutes {self.train_minutes} (must be > 0)")
         if self.labeler == "people" and self.strategy != "uncertainty":
@@ -77,6 +80,10 @@ class LoopConfig:
                 bad.append(str(e))
         if bad:
             raise ConfigError("bad loop config: " + "; ".join(bad))
+
+    def train_budget(self) -> str:
+        """Each (re)training's budget in words."""
+        return f"{self.train_steps} steps" if self.train_steps else f"{self.train_minutes:g} min"
 
     def to_json(self) -> dict[str, Any]:
         """JSON-able (the recipe as its run config)."""
@@ -99,7 +106,7 @@ def run_loop(cfg: LoopConfig, progress: Callable[[str], None] = print, show_bars
     doc: dict[str, Any] = {"config": cfg.to_json(), "image_size": image_size, "rounds": []}
     dataset, ckpt = str(cfg.dataset), cfg.init
     if not ckpt:
-        progress(f"round 0: training the starting policy on {dataset} ({cfg.train_minutes:g} min)")
+        progress(f"round 0: training the starting policy on {dataset} ({cfg.train_budget()})")
         ckpt = _train(cfg, dataset, out / "round_0" / "run", init="", show_bars=show_bars)
     added_total = 0
     doc["rounds"].append(_row(cfg, 0, dataset, ckpt, 0, 0, _evaluate(cfg, ckpt, out / "round_0" / "eval", image_size, show_bars), {}))
@@ -118,7 +125,7 @@ def run_loop(cfg: LoopConfig, progress: Callable[[str], None] = print, show_bars
             doc["rounds"].append(_row(cfg, r, dataset, ckpt, labels, added_total, None, mined, time.perf_counter() - t0))
             _save(out, doc)
             break
-        progress(f"round {r}: +{labels} labelled steps ({len(new)} episodes) → {version}; retraining ({cfg.retrain}, {cfg.train_minutes:g} min)")
+        progress(f"round {r}: +{labels} labelled steps ({len(new)} episodes) → {version}; retraining ({cfg.retrain}, {cfg.train_budget()})")
         ckpt = _train(cfg, dataset, rdir / "run", init=ckpt if cfg.retrain == "finetune" else "", show_bars=show_bars)
         ev = _evaluate(cfg, ckpt, rdir / "eval", image_size, show_bars)
         doc["rounds"].append(_row(cfg, r, dataset, ckpt, labels, added_total, ev, mined, time.perf_counter() - t0))
@@ -193,7 +200,10 @@ def write_version_checked(src: str, out: Path, new: list[dict[str, Any]], cfg: L
 def _train(cfg: LoopConfig, dataset: str, out: Path, init: str, show_bars: bool) -> str:
     from vlaforge.train.trainer import train
 
-    tcfg = dataclasses.replace(cfg.run.train, budget_minutes=cfg.train_minutes, init=init)
+    if cfg.train_steps:
+        tcfg = dataclasses.replace(cfg.run.train, steps=cfg.train_steps, budget_minutes=0.0, init=init)
+    else:
+        tcfg = dataclasses.replace(cfg.run.train, budget_minutes=cfg.train_minutes, init=init)
     run = dataclasses.replace(cfg.run, dataset=dataset, train=tcfg)
     return str(train(run, out, progress=show_bars))
 
