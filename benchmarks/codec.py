@@ -25,8 +25,8 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 def main() -> None:
     configs = {
-        "default (h264 yuv444p crf18 g2)": VideoConfig(),
-        "h264 yuv420p crf18 g2": VideoConfig(pix_fmt="yuv420p"),
+        f"default (h264 yuv444p crf{VideoConfig.crf} g2, no mbtree)": VideoConfig(),
+        f"h264 yuv420p crf{VideoConfig.crf} g2": VideoConfig(pix_fmt="yuv420p"),
         "lerobot default (av1 yuv420p crf30 g2)": VideoConfig.lerobot_default(),
         "lossless (x264 rgb qp0)": VideoConfig.lossless(),
     }

@@ -77,8 +77,6 @@ def collected(ray_cluster, tmp_path_factory):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="open bug: inside the full suite the Ray workers' wrist-camera video (and so the fingerprint "
-                   "in meta/vlaforge.json) can differ from the local collection's, parquet identical; alone it passes")
 def test_collect_writes_the_same_dataset_on_local_and_ray(collected):
     local, ray = collected
     a, b = _files(local), _files(ray)

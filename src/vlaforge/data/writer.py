@@ -389,5 +389,5 @@ def _video_config_from(features: dict[str, Feature]) -> VideoConfig:
             pix = f.info.get("video.pix_fmt", "yuv444p")
             if pix == "gbrp":
                 return VideoConfig.lossless()
-            return VideoConfig(codec=codec, pix_fmt=pix, crf=30 if codec == "libsvtav1" else 18, preset="8" if codec == "libsvtav1" else "veryfast")
+            return VideoConfig(codec=codec, pix_fmt=pix, crf=30 if codec == "libsvtav1" else VideoConfig.crf, preset="8" if codec == "libsvtav1" else "veryfast")
     return VideoConfig()
