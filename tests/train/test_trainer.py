@@ -146,3 +146,26 @@ def test_budget_stops_the_run_on_time_and_ends_the_schedule(tiny_dataset, tmp_pa
     assert 20 < rows[-1]["step"] < 1_000_000
     assert rows[-1]["elapsed_s"] < budget_s + 3  # one re-fit window of slack
     assert rows[-1]["lr"] < 0.2 * rows[2]["lr"]  # the cosine schedule was fitted to the budget and ran to its floor
+
+
+def test_another_robots_data_trains_without_the_tabletop_grounding_weights(tmp_path, capsys):
+    """The shipped grounding weights know only vlaforge's tabletop: on another robot's frames the trainer turns grounding
+    off (and says so), so every camera is CNN-encoded; grounding from the user's own init stays on."""
+    import dataclasses
+
+    from vlaforge.data import open_dataset
+    from vlaforge.data.sample import make_sample_dataset
+    from vlaforge.train.trainer import fit_grounding
+
+    ds = open_dataset(make_sample_dataset(tmp_path / "koch", episodes=3, length=12, image_size=48, robot_type="koch"))
+    cfg = RunConfig(str(ds.root), TINY, TrainConfig(steps=2, batch_size=4, threads=1, val_fraction=0))
+    assert TINY.grounding and TINY.grounding_init == "pretrained"
+    run = train(cfg, tmp_path / "run", progress=True)
+    assert "grounding off" in capsys.readouterr().out
+    assert json.loads((run / "config.json").read_text())["model"]["grounding"] is False
+    policy = load_policy(run)
+    assert policy.grounding is None and len(policy.cnn_cams) == 2
+    own = dataclasses.replace(cfg, model=dataclasses.replace(TINY, grounding_init=""))
+    assert fit_grounding(own, ds, say=lambda _: None).model.grounding is True
+    tabletop = open_dataset(make_sample_dataset(tmp_path / "s", episodes=1, length=8, image_size=48))
+    assert fit_grounding(dataclasses.replace(cfg, dataset=str(tabletop.root)), tabletop, say=lambda _: None).model.grounding is True

@@ -73,12 +73,13 @@ def make_sample_dataset(
     video: VideoConfig | None = None,
     overwrite: bool = False,
     seed: int = 0,
+    robot_type: str = "vlaforge_sample",
 ) -> Path:
     """Write a generated v3.0 dataset to `root` and return its path."""
     from vlaforge.data.writer import DatasetWriter
 
     feats = sample_features(image_size, cameras)
-    with DatasetWriter.create(root, fps=fps, features=feats, robot_type="vlaforge_sample", video=video, overwrite=overwrite) as w:
+    with DatasetWriter.create(root, fps=fps, features=feats, robot_type=robot_type, video=video, overwrite=overwrite) as w:
         for i in range(episodes):
             data, task = sample_episode(seed + i, length + (i % 3) * 5, image_size, cameras)
             sub = [{"start": 0, "end": len(data["action"]) // 2, "text": "reach"}, {"start": len(data["action"]) // 2, "end": len(data["action"]), "text": "grasp"}]

@@ -144,6 +144,22 @@ def prefill_instructions(policy: Any, tasks: Iterable[str], augment: Any, report
               f"{time.perf_counter() - t:.1f} s", flush=True)
 
 
+TABLETOP_ROBOTS = ("vlaforge_tabletop", "vlaforge_sample")  # the frames the shipped grounding weights know (sample: test data)
+
+
+def fit_grounding(run_cfg: RunConfig, ds: Any, say: Callable[[str], None] = print) -> RunConfig:
+    """`run_cfg` with grounding off when it would start from the shipped weights on another robot's data: those were
+    trained on vlaforge's tabletop front camera, so elsewhere their keypoints are noise and that camera gets no CNN tokens."""
+    m = run_cfg.model
+    robot = ds.info.get("robot_type")
+    if not m.grounding or m.grounding_init != "pretrained" or robot in TABLETOP_ROBOTS:
+        return run_cfg
+    say(f"grounding off: {ds.root} is robot_type {robot!r} and the shipped grounding weights know only vlaforge's tabletop, "
+        "so every camera is CNN-encoded instead (to ground on this robot: label.* features in the data and "
+        "--model.grounding_init '' --model.grounding_freeze false)")
+    return dataclasses.replace(run_cfg, model=dataclasses.replace(m, grounding=False))
+
+
 def train(
     run_cfg: RunConfig,
     out: str | Path,
@@ -173,6 +189,7 @@ def train(
         device = torch.device("cuda", info.local_rank) if device.index is None else device
 
     ds = open_dataset(run_cfg.dataset)
+    run_cfg = fit_grounding(run_cfg, ds, say=print if info.is_main and progress else lambda _: None)
     if augment is None and cfg.augment:
         from vlaforge.data.augment.pipeline import build_pipeline  # lazy: only runs that ask for augmentation load it
 
