@@ -189,7 +189,7 @@ def train(
         device = torch.device("cuda", info.local_rank) if device.index is None else device
 
     ds = open_dataset(run_cfg.dataset)
-    run_cfg = fit_grounding(run_cfg, ds, say=print if info.is_main and progress else lambda _: None)
+    run_cfg = fit_grounding(run_cfg, ds, say=print if info.is_main else lambda _: None)  # said even with --no-progress
     if augment is None and cfg.augment:
         from vlaforge.data.augment.pipeline import build_pipeline  # lazy: only runs that ask for augmentation load it
 
