@@ -2,11 +2,13 @@
 
     python benchmarks/active_learning.py                 # the published comparison (about an hour on 2 CPU cores)
     python benchmarks/active_learning.py --quick         # smoke run (< 5 min): tiny data, tiny model, 1 round; not a result
+    python benchmarks/active_learning.py --summarize     # re-report a finished run from its files (no training)
 Both strategies start from the same policy (trained once on --demos expert episodes of pick_place) and run the
 same rounds, budget, retraining recipe and evaluation seeds; `vlaforge engine loop` does each. The target (issue 15):
 the active loop reaches the random baseline's final success with <= 50% of its labels. The policy has a flow head, so
 the loop measures its own uncertainty (flow-sample spread; the default chunk head would need an ensemble). "Reaches" means its rate at
-some round is >= the baseline's final rate; labels are counted as steps added. Intervals are Wilson 95%.
+some round is >= the baseline's final rate; labels are counted as steps added. Intervals are Wilson 95%; both loops meet the
+same evaluation seeds, so rounds are also compared pairwise (exact McNemar test).
 """
 
 from __future__ import annotations
@@ -34,11 +36,27 @@ def labels_to_reach(rows: list[dict], rate: float) -> int | None:
     return next((r["labels_added_total"] for r in rows if r["eval"]["rate"] is not None and r["eval"]["rate"] >= rate), None)
 
 
+def paired(out: Path, a: tuple[str, int], b: tuple[str, int]) -> dict:
+    """Exact McNemar test of loop a's round against loop b's round on the evaluation seeds both met."""
+    from vlaforge.eval.records import load_records
+    from vlaforge.eval.stats import mcnemar
+
+    def outcomes(strategy: str, r: int) -> dict[int, bool]:
+        return {rec.seed: rec.success for rec in load_records(out / strategy / f"round_{r}" / "eval" / "records.jsonl")}
+
+    oa, ob = outcomes(*a), outcomes(*b)
+    seeds = sorted(oa.keys() & ob.keys())
+    return {"a": f"{a[0]} round {a[1]}", "b": f"{b[0]} round {b[1]}", "episodes": len(seeds),
+            **mcnemar([oa[k] for k in seeds], [ob[k] for k in seeds])}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=Path("outputs/active_learning"))
     ap.add_argument("--quick", action="store_true", help="smoke run: checks the pipeline end to end in minutes; records no result")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--summarize", action="store_true",
+                    help="re-report a finished run: read OUT/*/loop.json and the eval records, keep the recorded time and contention")
     for k in ("demos", "rounds", "budget", "rollouts", "eval_episodes", "train_steps", "start_steps"):
         ap.add_argument(f"--{k.replace('_', '-')}", type=int, help=f"override ({FULL[k]} full)")
     args = ap.parse_args()
@@ -65,17 +83,29 @@ def main() -> None:
         train(dataclasses.replace(run_cfg, train=dataclasses.replace(run_cfg.train, steps=p["start_steps"], budget_minutes=0.0)), start,
               progress=not args.quick)
     loops = {}
-    with Contention() as c:
-        for strategy in ("uncertainty", "random"):
-            cfg = LoopConfig(str(data), str(args.out / strategy), run_cfg, rounds=p["rounds"], budget=p["budget"], strategy=strategy,
-                             init=str(start), rollouts=p["rollouts"], eval_episodes=p["eval_episodes"], workers=args.workers,
-                             train_steps=p["train_steps"])
-            loops[strategy] = run_loop(cfg, show_bars=not args.quick)["rounds"]
+    name = "active_learning_quick" if args.quick else "active_learning"
+    if args.summarize:  # the loops ran before: their files are the record; time and contention are the run's own
+        loops = {s: json.loads((args.out / s / "loop.json").read_text())["rounds"] for s in ("uncertainty", "random")}
+        earlier = json.loads((Path(__file__).resolve().parent / "results" / f"{name}.json").read_text())
+        seconds, contention = earlier["seconds"], earlier["contention"]
+    else:
+        with Contention() as c:
+            for strategy in ("uncertainty", "random"):
+                cfg = LoopConfig(str(data), str(args.out / strategy), run_cfg, rounds=p["rounds"], budget=p["budget"], strategy=strategy,
+                                 init=str(start), rollouts=p["rollouts"], eval_episodes=p["eval_episodes"], workers=args.workers,
+                                 train_steps=p["train_steps"])
+                loops[strategy] = run_loop(cfg, show_bars=not args.quick)["rounds"]
+        seconds, contention = round(time.perf_counter() - t0, 1), c.record()
     (args.out / "curves.svg").write_text(curve_svg(loops, "active learning vs random (pick_place, seen)"))
     base_final = loops["random"][-1]["eval"]["rate"]
     base_labels = loops["random"][-1]["labels_added_total"]
     need = labels_to_reach(loops["uncertainty"], base_final) if base_final is not None else None
     met = None if args.quick else (need is not None and need <= 0.5 * base_labels)  # a smoke run measures nothing
+    reach_round = next((r["round"] for r in loops["uncertainty"] if r["labels_added_total"] == need), None)
+    last = p["rounds"]
+    tests = [paired(args.out, ("uncertainty", last), ("random", last))]
+    if reach_round is not None and reach_round != last:
+        tests.insert(0, paired(args.out, ("uncertainty", reach_round), ("random", last)))
     curve = lambda rows: "; ".join(f"{r['labels_added_total']} steps {r['eval']['rate']:.0%} {interval_text(r['eval'])}"  # noqa: E731
                                    for r in rows if r["eval"]["rate"] is not None)
     result = {
@@ -85,23 +115,24 @@ def main() -> None:
                    for s, rows in loops.items()},
         "random_final_rate": base_final, "random_labels": base_labels, "uncertainty_labels_to_reach_it": need,
         "target": "active loop reaches the random baseline's final success with <= 50% of its labels", "target_met": met,
+        "paired_tests": tests,
         "note": "smoke run: tiny data and model, pipeline check only, not a result" if args.quick else "",
-        "seconds": round(time.perf_counter() - t0, 1), "contention": c.record(),
+        "seconds": seconds, "contention": contention,
     }
     if args.quick:
         line = (f"**Active learning** — SMOKE RUN ONLY (`--quick`: {p['demos']} demos, tiny model, {p['rounds']} round of {p['budget']} "
-                f"labelled steps, {p['eval_episodes']} eval episodes; checks the pipeline end to end in {result['seconds'] / 60:.1f} min, "
-                "measures nothing). The comparison itself (uncertainty vs random, same budget, Wilson intervals; target: the active "
-                "loop reaches the random baseline's final success with <= 50% of its labels) has not been run yet: no compute. "
-                "`python benchmarks/active_learning.py`")
+                f"labelled steps, {p['eval_episodes']} eval episodes; checks the pipeline end to end in {seconds / 60:.1f} min, "
+                "measures nothing); the comparison is the **Active learning** line. `python benchmarks/active_learning.py --quick`")
     else:
         line = (f"**Active learning** (pick_place seen, start: {p['demos']} demos + {p['start_steps']} training steps, "
                 f"{p['rounds']} rounds x {p['budget']} labelled steps, {p['train_steps']} fine-tuning steps per round (batch 64), "
                 f"{p['eval_episodes']} eval episodes): uncertainty {curve(loops['uncertainty'])}; random {curve(loops['random'])}. "
                 f"Random's final {base_final:.0%} reached by the active loop after "
                 f"{'never' if need is None else f'{need} steps ({need / max(base_labels, 1):.0%} of {base_labels})'}. "
-                f"Target <= 50% of the labels: {'met' if met else 'not met'}. `python benchmarks/active_learning.py`")
-    save("active_learning_quick" if args.quick else "active_learning", result, line)
+                f"Target <= 50% of the labels: {'met' if met else 'not met'}. Paired on the same seeds (McNemar): "
+                + "; ".join(f"{t['a']} vs {t['b']}: {t['a_only']} vs {t['b_only']} episodes won, p = {t['p_value']:.2f}" for t in tests)
+                + f". {seconds / 60:.0f} min. `python benchmarks/active_learning.py`")
+    save(name, result, line)
     print(json.dumps({"target_met": met, "smoke_run": bool(args.quick)}))
 
 
