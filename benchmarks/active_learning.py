@@ -55,6 +55,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("outputs/active_learning"))
     ap.add_argument("--quick", action="store_true", help="smoke run: checks the pipeline end to end in minutes; records no result")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--name", default="", help="result name (default active_learning, or active_learning_quick with --quick)")
     ap.add_argument("--summarize", action="store_true",
                     help="re-report a finished run: read OUT/*/loop.json and the eval records, keep the recorded time and contention")
     for k in ("demos", "rounds", "budget", "rollouts", "eval_episodes", "train_steps", "start_steps"):
@@ -83,7 +84,7 @@ def main() -> None:
         train(dataclasses.replace(run_cfg, train=dataclasses.replace(run_cfg.train, steps=p["start_steps"], budget_minutes=0.0)), start,
               progress=not args.quick)
     loops = {}
-    name = "active_learning_quick" if args.quick else "active_learning"
+    name = args.name or ("active_learning_quick" if args.quick else "active_learning")
     if args.summarize:  # the loops ran before: their files are the record; time and contention are the run's own
         loops = {s: json.loads((args.out / s / "loop.json").read_text())["rounds"] for s in ("uncertainty", "random")}
         earlier = json.loads((Path(__file__).resolve().parent / "results" / f"{name}.json").read_text())
