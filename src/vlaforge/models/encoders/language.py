@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 import torch
 
@@ -64,15 +64,16 @@ class TextEmbedder:
         with _LOCK:
             if self._model is None:
                 self._load()
-            by_len: dict[int, list[str]] = {}
+            by_len: dict[int, list[tuple[str, Any]]] = {}  # token length → [(text, its encoding)]
             for t in new:
-                by_len.setdefault(len(self._tok(t, truncation=True, max_length=64)["input_ids"]), []).append(t)
+                enc = self._tok(t, truncation=True, max_length=64)
+                by_len.setdefault(len(enc["input_ids"]), []).append((t, enc))
             for group in by_len.values():
                 for i in range(0, len(group), batch):
                     part = group[i : i + batch]
-                    enc = self._tok(part, return_tensors="pt", truncation=True, max_length=64)
-                    hs = self._model(**enc).last_hidden_state  # (n, L, 384), every row the same length: no padding
-                    for t, h in zip(part, hs):
+                    enc = {k: torch.tensor([e[k] for _, e in part]) for k in part[0][1]}  # (n, L) each, no padding needed
+                    hs = self._model(**enc).last_hidden_state  # (n, L, 384)
+                    for (t, _), h in zip(part, hs):
                         row = torch.zeros(1 + MAX_TOKENS, DIM)
                         row[0] = torch.nn.functional.normalize(h.mean(0), dim=-1)
                         n = min(MAX_TOKENS, h.shape[0])
