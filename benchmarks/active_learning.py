@@ -120,6 +120,8 @@ def main() -> None:
         "note": "smoke run: tiny data and model, pipeline check only, not a result" if args.quick else "",
         "seconds": seconds, "contention": contention,
     }
+    changed = [f"--{k.replace('_', '-')} {v}" for k, v in p.items() if k in vars(args) and v != FULL[k]]
+    command = " ".join(["python benchmarks/active_learning.py", *changed, *([f"--name {args.name}"] if args.name else [])])
     if args.quick:
         line = (f"**Active learning** — SMOKE RUN ONLY (`--quick`: {p['demos']} demos, tiny model, {p['rounds']} round of {p['budget']} "
                 f"labelled steps, {p['eval_episodes']} eval episodes; checks the pipeline end to end in {seconds / 60:.1f} min, "
@@ -128,11 +130,11 @@ def main() -> None:
         line = (f"**Active learning** (pick_place seen, start: {p['demos']} demos + {p['start_steps']} training steps, "
                 f"{p['rounds']} rounds x {p['budget']} labelled steps, {p['train_steps']} fine-tuning steps per round (batch 64), "
                 f"{p['eval_episodes']} eval episodes): uncertainty {curve(loops['uncertainty'])}; random {curve(loops['random'])}. "
-                f"Random's final {base_final:.0%} reached by the active loop after "
-                f"{'never' if need is None else f'{need} steps ({need / max(base_labels, 1):.0%} of {base_labels})'}. "
+                f"Random's final {base_final:.0%} "
+                f"{'never reached by the active loop' if need is None else f'reached by the active loop after {need} steps ({need / max(base_labels, 1):.0%} of {base_labels})'}. "
                 f"Target <= 50% of the labels: {'met' if met else 'not met'}. Paired on the same seeds (McNemar): "
                 + "; ".join(f"{t['a']} vs {t['b']}: {t['a_only']} vs {t['b_only']} episodes won, p = {t['p_value']:.2f}" for t in tests)
-                + f". {seconds / 60:.0f} min. `python benchmarks/active_learning.py`")
+                + f". {seconds / 60:.0f} min. `{command}`")
     save(name, result, line)
     print(json.dumps({"target_met": met, "smoke_run": bool(args.quick)}))
 
