@@ -31,9 +31,9 @@ FULL = dict(demos=100, rounds=3, budget=1000, rollouts=20, eval_episodes=50, tra
             model=["--model.head", "flow"], train=["--train.batch_size", "64", "--train.save_every", "100000", "--train.augment", "fixed_camera"])
 
 
-def labels_to_reach(rows: list[dict], rate: float) -> int | None:
-    """Labelled steps added when a loop's success first reaches `rate` (None if never)."""
-    return next((r["labels_added_total"] for r in rows if r["eval"]["rate"] is not None and r["eval"]["rate"] >= rate), None)
+def first_reaching(rows: list[dict], rate: float) -> dict | None:
+    """The first round of a loop whose success reaches `rate` (None if none does)."""
+    return next((r for r in rows if r["eval"]["rate"] is not None and r["eval"]["rate"] >= rate), None)
 
 
 def paired(out: Path, a: tuple[str, int], b: tuple[str, int]) -> dict:
@@ -100,13 +100,13 @@ def main() -> None:
     (args.out / "curves.svg").write_text(curve_svg(loops, "active learning vs random (pick_place, seen)"))
     base_final = loops["random"][-1]["eval"]["rate"]
     base_labels = loops["random"][-1]["labels_added_total"]
-    need = labels_to_reach(loops["uncertainty"], base_final) if base_final is not None else None
+    reach = first_reaching(loops["uncertainty"], base_final) if base_final is not None else None
+    need = None if reach is None else reach["labels_added_total"]
     met = None if args.quick else (need is not None and need <= 0.5 * base_labels)  # a smoke run measures nothing
-    reach_round = next((r["round"] for r in loops["uncertainty"] if r["labels_added_total"] == need), None)
     last = p["rounds"]
     tests = [paired(args.out, ("uncertainty", last), ("random", last))]
-    if reach_round is not None and reach_round != last:
-        tests.insert(0, paired(args.out, ("uncertainty", reach_round), ("random", last)))
+    if reach is not None and reach["round"] != last:
+        tests.insert(0, paired(args.out, ("uncertainty", reach["round"]), ("random", last)))
     curve = lambda rows: "; ".join(f"{r['labels_added_total']} steps {r['eval']['rate']:.0%} {interval_text(r['eval'])}"  # noqa: E731
                                    for r in rows if r["eval"]["rate"] is not None)
     result = {

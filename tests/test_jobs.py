@@ -59,13 +59,6 @@ def _files(folder):
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file() and not p.name.endswith(".lock")}
 
 
-def _collect_on_ray(out):
-    # Ray is already initialized in this process, so the command joins this cluster (and leaves it running).
-    assert main(["sim", "collect", "--tasks", "pick_place,push", "--episodes", "2", "--workers", "2", "--image-size", "48",
-                 "--perturb", "all", "--one-each", "--backend", "ray", "--address", "auto", "--out", str(out)]) == 0
-    return out
-
-
 @pytest.fixture(scope="module")
 def collected(ray_cluster, tmp_path_factory):
     """The same collection on both backends: (local dataset, Ray dataset), Ray's through the CLI flags."""
@@ -73,7 +66,10 @@ def collected(ray_cluster, tmp_path_factory):
 
     root = tmp_path_factory.mktemp("backends")
     collect(root / "local", ["pick_place", "push"], 2, workers=2, image_size=48, perturb=["all"], one_each=True, progress=False)
-    return root / "local", _collect_on_ray(root / "ray")
+    # Ray is already initialized in this process, so the command joins this cluster (and leaves it running).
+    assert main(["sim", "collect", "--tasks", "pick_place,push", "--episodes", "2", "--workers", "2", "--image-size", "48",
+                 "--perturb", "all", "--one-each", "--backend", "ray", "--address", "auto", "--out", str(root / "ray")]) == 0
+    return root / "local", root / "ray"
 
 
 @pytest.mark.slow
