@@ -36,6 +36,7 @@ def test_fp32_parity_every_head(ds, tmp_path, head):
     assert saved["head_config"] == {"flow": {"steps": 4, "time_sampling": "beta"}, "tokens": {"tokenizer": "dct", "n_bins": 256, "dct_scale": 10.0},
                                     "chunk": {}}[head]  # the head's own settings (the flow steps unrolled into the graph)
     op = OnnxPolicy(tmp_path / "p.onnx", threads=1)
+    assert op.spec.to_json()["action"]["execute"] == load_policy(ck).cfg.n_action_steps  # served as the checkpoint is
     item = ds[4]
     obs = {k: item[k] for k in ("observation.images.front", "observation.images.wrist", "observation.state")}
     chunk = op.predict_chunk(obs, item["task"])

@@ -47,7 +47,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=2, help="worker processes (1 torch thread each), local or on Ray (--backend)")
     add_backend_arguments(parser)
     parser.add_argument("--n-action-steps", type=int, default=0, help="actions executed per chunk before re-planning (default: the checkpoint's; for --server "
-                             "the served spec's action.execute, e.g. a LeRobot policy's n_action_steps, else 8)")
+                             "the served spec's action.execute, i.e. the served policy's n_action_steps, else 8)")
     parser.add_argument("--gripper-hysteresis", type=float, default=None,
                         help="open/close the gripper only past mid-range +- this fraction of its range; 0 executes it as predicted "
                              "(default: the checkpoint's)")

@@ -64,7 +64,7 @@ def make_actor(source: dict[str, Any], fps: int | None = None) -> Any:
         if executor == "policy":
             raise ConfigError("a served policy runs through an executor: --executor async or naive")
         client = Client(source["server"], token=source.get("token"))
-        # the policy's own execution horizon when its spec carries one (LeRobot's n_action_steps), else 8
+        # the policy's own execution horizon when its spec carries one (its n_action_steps), else 8
         predict, horizon = client.predict_chunk, horizon or int(client.spec["action"].get("execute") or 0) or 8
     else:
         raise ConfigError(f"unknown actor source {sorted(source)}; expected 'checkpoint' or 'server'")

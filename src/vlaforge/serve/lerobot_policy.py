@@ -14,7 +14,6 @@ repeated, as LeRobot's own `select_action` fills its queues on an episode's firs
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -29,23 +28,6 @@ PREPROCESSOR, POSTPROCESSOR = "policy_preprocessor.json", "policy_postprocessor.
 INSTALL = ("run `vlaforge serve lerobot:DIR` from a LeRobot venv (LeRobot >= 0.6: Python >= 3.12, torch < 2.12) "
            "with vlaforge installed into it: `/path/to/lerobot-venv/bin/pip install -e /path/to/vlaforge`, then "
            "`/path/to/lerobot-venv/bin/vlaforge serve lerobot:DIR` (see docs/deploy.md)")
-
-
-@dataclasses.dataclass(frozen=True)
-class ExecutingSpec(PolicySpec):
-    """A PolicySpec that also says how many actions of each chunk the policy's own loop executes before re-planning.
-
-    Served as `action.execute` in /spec; `vlaforge eval --server` executes that many unless --n-action-steps is given.
-    0 (not served) leaves the choice to the client, as for vlaforge's own policies."""
-
-    execute: int = 0
-
-    def to_json(self) -> dict[str, Any]:
-        """PolicySpec's JSON, plus `action.execute` when it is set."""
-        out = super().to_json()
-        if self.execute:
-            out["action"]["execute"] = self.execute
-        return out
 
 
 def lerobot_dir(policy: str | Path) -> Path | None:
@@ -123,7 +105,7 @@ class LeRobotPolicy:
         self.chunk = int(self._run([zero], ["warm-up"]).shape[1])
         # select_action pops n_action_steps of each chunk (1 with temporal ensembling, which re-plans every step)
         self.execute = min(self.n_action_steps or self.chunk, self.chunk)
-        self.spec = ExecutingSpec(obs, self.chunk, self.action_dim, names, execute=self.execute)
+        self.spec = PolicySpec(obs, self.chunk, self.action_dim, names, execute=self.execute)
         torch.manual_seed(seed)  # policies draw their noise (diffusion, flow) from torch's global generator
 
     def describe(self) -> str:

@@ -40,7 +40,7 @@ class OnnxPolicy:
         feats = self.meta["dataset_info"]["features"]
         obs = {c: (tuple(feats[c]["shape"]), "uint8") for c in self.cameras}
         obs["observation.state"] = (tuple(feats["observation.state"]["shape"]), "float32")
-        self.spec = PolicySpec(obs, self.chunk, self.action_dim, tuple(feats["action"].get("names") or ()))
+        self.spec = PolicySpec(obs, self.chunk, self.action_dim, tuple(feats["action"].get("names") or ()), execute=self.n_action_steps)
         self.rng = np.random.default_rng(seed)
 
     def _lang(self, instruction: str) -> np.ndarray:

@@ -19,13 +19,14 @@ class PolicySpec:
     action_dim: int
     action_names: tuple[str, ...] = ()
     max_instruction_chars: int = 512
+    execute: int = 0  # actions of each chunk the policy is meant to execute before re-planning; 0 = not said
 
     def to_json(self) -> dict[str, Any]:
-        """For /health and clients."""
-        return {
-            "observation": {k: {"shape": list(s), "dtype": d} for k, (s, d) in self.observation.items()},
-            "action": {"chunk": self.chunk, "dim": self.action_dim, "names": list(self.action_names)},
-        }
+        """For /health and clients; `action.execute` only when it is set (`vlaforge eval --server` follows it)."""
+        action: dict[str, Any] = {"chunk": self.chunk, "dim": self.action_dim, "names": list(self.action_names)}
+        if self.execute:
+            action["execute"] = self.execute
+        return {"observation": {k: {"shape": list(s), "dtype": d} for k, (s, d) in self.observation.items()}, "action": action}
 
     def validate(self, msg: Any) -> tuple[dict[str, np.ndarray], str]:
         """A decoded request → (observation arrays, instruction); DecodeError naming the problem otherwise."""
@@ -76,7 +77,7 @@ def spec_of(policy: object) -> PolicySpec:
     obs = {c: (tuple(feats[c]["shape"]), "uint8") for c in info["cameras"]}
     obs["observation.state"] = (tuple(feats["observation.state"]["shape"]), "float32")
     return PolicySpec(obs, chunk=int(policy.cfg.chunk), action_dim=int(feats["action"]["shape"][0]),  # type: ignore[attr-defined]
-                      action_names=tuple(feats["action"].get("names") or ()))
+                      action_names=tuple(feats["action"].get("names") or ()), execute=int(policy.cfg.n_action_steps))
 
 
 class TorchPredictor:
