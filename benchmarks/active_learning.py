@@ -3,6 +3,7 @@
     python benchmarks/active_learning.py                 # the published comparison (about an hour on 2 CPU cores)
     python benchmarks/active_learning.py --quick         # smoke run (< 5 min): tiny data, tiny model, 1 round; not a result
     python benchmarks/active_learning.py --summarize     # re-report a finished run from its files (no training)
+    python benchmarks/active_learning.py --strategies dagger,random --name active_learning_dagger   # another active strategy
 Both strategies start from the same policy (trained once on --demos expert episodes of pick_place) and run the
 same rounds, budget, retraining recipe and evaluation seeds; `vlaforge engine loop` does each. The target (issue 15):
 the active loop reaches the random baseline's final success with <= 50% of its labels. The policy has a flow head, so
@@ -36,6 +37,13 @@ def first_reaching(rows: list[dict], rate: float) -> dict | None:
     return next((r for r in rows if r["eval"]["rate"] is not None and r["eval"]["rate"] >= rate), None)
 
 
+def reached(strategy: str, need: int | None, base_labels: int) -> str:
+    """'never reached by X' or 'reached by X after N steps (P% of M)'."""
+    if need is None:
+        return f"never reached by {strategy}"
+    return f"reached by {strategy} after {need} steps ({need / max(base_labels, 1):.0%} of {base_labels})"
+
+
 def paired(out: Path, a: tuple[str, int], b: tuple[str, int]) -> dict:
     """Exact McNemar test of loop a's round against loop b's round on the evaluation seeds both met."""
     from vlaforge.eval.records import load_records
@@ -56,11 +64,17 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="smoke run: checks the pipeline end to end in minutes; records no result")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--name", default="", help="result name (default active_learning, or active_learning_quick with --quick)")
+    ap.add_argument("--strategies", default="uncertainty,random",
+                    help="loops to run: active strategies (uncertainty, dagger), each compared with the last one, random")
     ap.add_argument("--summarize", action="store_true",
                     help="re-report a finished run: read OUT/*/loop.json and the eval records, keep the recorded time and contention")
     for k in ("demos", "rounds", "budget", "rollouts", "eval_episodes", "train_steps", "start_steps"):
         ap.add_argument(f"--{k.replace('_', '-')}", type=int, help=f"override ({FULL[k]} full)")
     args = ap.parse_args()
+    strategies = args.strategies.split(",")
+    if strategies[-1] != "random" or len(strategies) < 2:
+        raise SystemExit(f"--strategies must list one or more active strategies, then random; got {args.strategies!r}")
+    active = strategies[:-1]
     p = dict(QUICK if args.quick else FULL)
     p.update({k: v for k, v in vars(args).items() if k in p and v is not None})
 
@@ -86,12 +100,12 @@ def main() -> None:
     loops = {}
     name = args.name or ("active_learning_quick" if args.quick else "active_learning")
     if args.summarize:  # the loops ran before: their files are the record; time and contention are the run's own
-        loops = {s: json.loads((args.out / s / "loop.json").read_text())["rounds"] for s in ("uncertainty", "random")}
+        loops = {s: json.loads((args.out / s / "loop.json").read_text())["rounds"] for s in strategies}
         earlier = json.loads((Path(__file__).resolve().parent / "results" / f"{name}.json").read_text())
         seconds, contention = earlier["seconds"], earlier["contention"]
     else:
         with Contention() as c:
-            for strategy in ("uncertainty", "random"):
+            for strategy in strategies:
                 cfg = LoopConfig(str(data), str(args.out / strategy), run_cfg, rounds=p["rounds"], budget=p["budget"], strategy=strategy,
                                  init=str(start), rollouts=p["rollouts"], eval_episodes=p["eval_episodes"], workers=args.workers,
                                  train_steps=p["train_steps"])
@@ -100,13 +114,17 @@ def main() -> None:
     (args.out / "curves.svg").write_text(curve_svg(loops, "active learning vs random (pick_place, seen)"))
     base_final = loops["random"][-1]["eval"]["rate"]
     base_labels = loops["random"][-1]["labels_added_total"]
-    reach = first_reaching(loops["uncertainty"], base_final) if base_final is not None else None
-    need = None if reach is None else reach["labels_added_total"]
-    met = None if args.quick else (need is not None and need <= 0.5 * base_labels)  # a smoke run measures nothing
     last = p["rounds"]
-    tests = [paired(args.out, ("uncertainty", last), ("random", last))]
-    if reach is not None and reach["round"] != last:
-        tests.insert(0, paired(args.out, ("uncertainty", reach["round"]), ("random", last)))
+    per: dict[str, dict] = {}
+    for strategy in active:
+        reach = first_reaching(loops[strategy], base_final) if base_final is not None else None
+        need = None if reach is None else reach["labels_added_total"]
+        tests = [paired(args.out, (strategy, last), ("random", last))]
+        if reach is not None and reach["round"] != last:
+            tests.insert(0, paired(args.out, (strategy, reach["round"]), ("random", last)))
+        per[strategy] = {"labels_to_reach_random_final": need, "paired_tests": tests,
+                         "target_met": None if args.quick else (need is not None and need <= 0.5 * base_labels)}  # a smoke run measures nothing
+    met = None if args.quick else any(v["target_met"] for v in per.values())
     curve = lambda rows: "; ".join(f"{r['labels_added_total']} steps {r['eval']['rate']:.0%} {interval_text(r['eval'])}"  # noqa: E731
                                    for r in rows if r["eval"]["rate"] is not None)
     result = {
@@ -114,14 +132,14 @@ def main() -> None:
         "model_overrides": p["model"], "train_overrides": p["train"], "dataset_frames": open_dataset(data).num_frames,
         "curves": {s: [{k: r[k] for k in ("round", "labels_added_total", "frames", "eval", "mined", "seconds")} for r in rows]
                    for s, rows in loops.items()},
-        "random_final_rate": base_final, "random_labels": base_labels, "uncertainty_labels_to_reach_it": need,
+        "random_final_rate": base_final, "random_labels": base_labels, "active": per,
         "target": "active loop reaches the random baseline's final success with <= 50% of its labels", "target_met": met,
-        "paired_tests": tests,
         "note": "smoke run: tiny data and model, pipeline check only, not a result" if args.quick else "",
         "seconds": seconds, "contention": contention,
     }
     changed = [f"--{k.replace('_', '-')} {v}" for k, v in p.items() if k in vars(args) and v != FULL[k]]
-    command = " ".join(["python benchmarks/active_learning.py", *changed, *([f"--name {args.name}"] if args.name else [])])
+    command = " ".join(["python benchmarks/active_learning.py", *changed, *([f"--strategies {args.strategies}"] if active != ["uncertainty"] else []),
+                        *([f"--name {args.name}"] if args.name else [])])
     if args.quick:
         line = (f"**Active learning** — SMOKE RUN ONLY (`--quick`: {p['demos']} demos, tiny model, {p['rounds']} round of {p['budget']} "
                 f"labelled steps, {p['eval_episodes']} eval episodes; checks the pipeline end to end in {seconds / 60:.1f} min, "
@@ -129,11 +147,11 @@ def main() -> None:
     else:
         line = (f"**Active learning** (pick_place seen, start: {p['demos']} demos + {p['start_steps']} training steps, "
                 f"{p['rounds']} rounds x {p['budget']} labelled steps, {p['train_steps']} fine-tuning steps per round (batch 64), "
-                f"{p['eval_episodes']} eval episodes): uncertainty {curve(loops['uncertainty'])}; random {curve(loops['random'])}. "
-                f"Random's final {base_final:.0%} "
-                f"{'never reached by the active loop' if need is None else f'reached by the active loop after {need} steps ({need / max(base_labels, 1):.0%} of {base_labels})'}. "
-                f"Target <= 50% of the labels: {'met' if met else 'not met'}. Paired on the same seeds (McNemar): "
-                + "; ".join(f"{t['a']} vs {t['b']}: {t['a_only']} vs {t['b_only']} episodes won, p = {t['p_value']:.2f}" for t in tests)
+                f"{p['eval_episodes']} eval episodes): " + "; ".join(f"{st} {curve(loops[st])}" for st in strategies) + ". "
+                + f"Random's final {base_final:.0%}: " + "; ".join(reached(st, v["labels_to_reach_random_final"], base_labels) for st, v in per.items())
+                + f". Target <= 50% of the labels: {'met' if met else 'not met'}. Paired on the same seeds (McNemar): "
+                + "; ".join(f"{t['a']} vs {t['b']}: {t['a_only']} vs {t['b_only']} episodes won, p = {t['p_value']:.2f}"
+                            for v in per.values() for t in v["paired_tests"])
                 + f". {seconds / 60:.0f} min. `{command}`")
     save(name, result, line)
     print(json.dumps({"target_met": met, "smoke_run": bool(args.quick)}))

@@ -10,7 +10,7 @@ import torch
 
 from vlaforge.data import open_dataset
 from vlaforge.data.validate import check_dataset
-from vlaforge.engine.active.correct import correct_from, corrections
+from vlaforge.engine.active.correct import correct_from, corrections, dagger_from
 from vlaforge.engine.active.mine import Moment, Visit, select, visit
 from vlaforge.engine.active.queue import QUEUE_PATH, make_queue, read_queue
 from vlaforge.engine.active.uncertainty import ensemble_disagreement, flow_spread, make_scorer, token_entropy
@@ -115,6 +115,34 @@ def test_mined_moments_are_the_states_where_the_scorer_was_highest_and_correctio
         c = correct_from(env, v.states[m.step])
         np.testing.assert_array_equal(c["data"]["observation.state"][0], seen[m.step])  # the first labelled frame is that state
         assert c["success"] and c["data"]["action"].shape[1] == 4
+
+
+def test_dagger_relabels_the_visited_states_before_the_moment_then_corrects_from_it(flow_policy):
+    from vlaforge.eval.rollout import env_for
+    from vlaforge.eval.suite import EpisodeSpec
+    from vlaforge.sim.experts import Expert
+
+    seen = []
+    (v,) = visit(flow_policy, lambda o, _: seen.append({k: np.asarray(x).copy() for k, x in o.items()}) or 0.0, "pick_place", [500_124],
+                 image_size=SIZE, score_every=1)
+    step = min(20, v.steps - 1)
+    env = env_for(EpisodeSpec("pick_place", "seen", v.seed), SIZE)
+    d = dagger_from(env, v.states, step, prefix=8, observations=v.observations)
+    c = correct_from(env, v.states[step])
+    assert d["prefix"] == 8 and len(d["data"]["action"]) == 8 + len(c["data"]["action"])
+    for t in range(8):  # the prefix: exactly the frames and states the policy saw, in order
+        for k in ("observation.state", "observation.images.front", "observation.images.wrist"):
+            np.testing.assert_array_equal(d["data"][k][t], seen[step - 8 + t][k])
+    expert = Expert()  # ... labelled with one expert's actions along them
+    for t in range(8):
+        env.set_state(v.states[step - 8 + t])
+        np.testing.assert_allclose(d["data"]["action"][t], expert(env))
+    for k, x in c["data"].items():  # then exactly the correction from the moment
+        np.testing.assert_array_equal(d["data"][k][8:], x)
+    assert d["success"] == c["success"] and d["subtasks"][0]["start"] == 0 and d["subtasks"][-1]["end"] == len(d["data"]["action"])
+    eps, items = corrections([v], [Moment(0, step, "uncertain", 0.5, 1)], budget=10_000, image_size=SIZE, round_=1, prefix=8)
+    assert eps[0]["flags"]["start_step"] == step - 8 and eps[0]["flags"]["relabelled_steps"] == 8
+    assert items[0]["labelled_steps"] == len(d["data"]["action"])  # relabelled steps count as labels
 
 
 def test_corrections_spend_exactly_the_budget_and_the_queue_links_each_to_its_episode(flow_policy):

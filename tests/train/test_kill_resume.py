@@ -22,7 +22,7 @@ STEPS, SAVE_EVERY = 30, 4
 MODEL = {"width": 32, "depth": 1, "head_depth": 1, "n_heads": 2, "chunk": 8, "image_tokens": 4}
 TRAIN = {"steps": STEPS, "batch_size": 4, "log_every": 1, "val_every": 8, "val_batches": 1, "save_every": SAVE_EVERY,
          "warmup_steps": 3, "threads": 1, "device": "cpu"}  # EMA (0.995), warmup + cosine and validation all on
-TIMING = ("samples_per_s", "elapsed_s")  # the only fields of a metrics row allowed to differ
+TIMING = ("samples_per_s", "elapsed_s", "other_cores")  # the only fields of a metrics row allowed to differ
 
 # Child processes. The reference trains every head in turn; the victim SIGKILLs itself once step K is logged.
 REFERENCE = """

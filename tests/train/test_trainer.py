@@ -37,6 +37,7 @@ def test_run_layout_and_checkpoint_loads(tiny_dataset, tmp_path):
     assert (run / "config.json").exists() and (run / "metrics.jsonl").exists() and (run / "metrics.csv").exists()
     rows = [json.loads(l) for l in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [2, 4, 6, 8] and rows[1]["val_loss"] is not None
+    assert all(r["other_cores"] >= 0 for r in rows)  # contention: the cores other work kept busy, per log interval
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["000004", "000008", "last"]
     policy = load_policy(run)  # EMA weights
     policy.check_compatible(tiny_dataset.features, tiny_dataset.fps)

@@ -279,6 +279,7 @@ def train(
     aug_gen = torch.Generator().manual_seed(cfg.seed * 7919 + info.rank * 104729 + step)
     t_start, step0 = time.perf_counter(), step
     t_log, n_log = time.perf_counter(), 0
+    cpu_log = _cpu_now()
     t_threads = t_start
     policy.train()
     try:
@@ -319,9 +320,10 @@ def train(
                     "step": step, "loss": float(loss.detach()), "lr": sched.get_last_lr()[0], "grad_norm": float(grad_norm),
                     "samples_per_s": n_log / (now - t_log), "elapsed_s": elapsed_before + now - t_start, "val_loss": None,
                     "threads": threads if device.type == "cpu" else None,  # torch threads now (the default follows the free cores)
+                    "other_cores": _other_cores(cpu_log, _cpu_now(), now - t_log, info.local_world),
                     **{k: float(v) for k, v in metrics.items()},
                 }
-                t_log, n_log = now, 0
+                t_log, n_log, cpu_log = now, 0, _cpu_now()
                 if val_td is not None and (step % cfg.val_every == 0 or step == total):
                     row.update(validate(_ema_model(policy, ema), val_td, cfg, device, add_keypoints))
                 log.log(row)
@@ -348,6 +350,23 @@ def train(
             log.close()
         dist.shutdown()
     return out
+
+
+def _cpu_now() -> tuple[float, float] | None:
+    """(machine busy CPU s, this process's CPU s), or None where /proc is missing."""
+    from vlaforge.runtime import cpu_seconds
+
+    try:
+        return cpu_seconds()
+    except OSError:
+        return None
+
+
+def _other_cores(before: tuple[float, float] | None, after: tuple[float, float] | None, wall: float, local_ranks: int) -> float | None:
+    """Cores that other work kept busy over `wall` seconds (the machine's busy CPU minus our ranks', each counted as this one)."""
+    if before is None or after is None or wall <= 0:
+        return None
+    return round(max(0.0, (after[0] - before[0]) - local_ranks * (after[1] - before[1])) / wall, 2)
 
 
 def write_loss_plot(run: Path) -> Path:

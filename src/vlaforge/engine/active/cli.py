@@ -19,6 +19,7 @@ the defaults are that run's config). See docs/active_learning.md."""
 
 def add_loop_parser(subparsers: argparse._SubParsersAction) -> None:
     """Add the `loop` sub-command to an `engine` sub-parser group."""
+    from vlaforge.engine.active.correct import PREFIX_STEPS
     from vlaforge.engine.active.loop import LABELERS, RETRAIN, STRATEGIES
     from vlaforge.engine.active.uncertainty import METHODS
 
@@ -28,15 +29,16 @@ def add_loop_parser(subparsers: argparse._SubParsersAction) -> None:
         "visited state (flow-sample spread, token entropy or ensemble disagreement) and takes the failure detector's hard "
         "moments of failed rollouts; the scripted expert takes over from the chosen states (DAgger-style) until --budget "
         "labelled steps are spent; the corrections and the old data become a NEW dataset version (atomic, with lineage "
-        "and a review queue in meta/review_queue.json); the policy is retrained and evaluated. --strategy random spends the "
-        "same budget on fresh expert episodes (the baseline). Writes OUT/loop.json and OUT/loop.svg (success against labelled steps).",
+        "and a review queue in meta/review_queue.json); the policy is retrained and evaluated. --strategy dagger also relabels the states the policy visited before "
+        "each moment with the expert's actions; --strategy random spends the same budget on fresh expert episodes (the baseline). Writes OUT/loop.json and OUT/loop.svg (success against labelled steps).",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--dataset", type=Path, required=True, help="the dataset to start from (collected with `vlaforge sim collect`)")
     p.add_argument("--out", type=Path, required=True, help="loop directory to create (rounds, versions, runs, evals, loop.json)")
     p.add_argument("--rounds", type=int, default=3, help="rounds after the starting point (default 3)")
     p.add_argument("--budget", type=int, default=500, help="labelled steps added per round (default 500)")
-    p.add_argument("--strategy", choices=STRATEGIES, default="uncertainty", help="uncertainty (mined corrections) or random (fresh episodes)")
+    p.add_argument("--strategy", choices=STRATEGIES, default="uncertainty", help="uncertainty (expert corrections from mined moments), dagger (the same, plus the "
+                   f"{PREFIX_STEPS} visited states before each moment relabelled by the expert) or random (fresh expert episodes, the baseline)")
     p.add_argument("--init", default="", metavar="RUN", help="starting checkpoint or run dir (default: train one on --dataset first)")
     p.add_argument("--ensemble", action="append", default=[], metavar="RUN", help="another checkpoint for ensemble disagreement (repeatable)")
     p.add_argument("--uncertainty", choices=METHODS, default="auto", help="measure (auto: ensemble if given, else the head's own)")

@@ -8,7 +8,8 @@ OUT/
 
 Round 0 is the starting policy (`init`, or one trained on the dataset) evaluated. Each later round adds
 `budget` labelled steps: with strategy "uncertainty", expert corrections from the mined moments of the
-current policy; with "random", fresh expert episodes (the baseline). With labeler "people" a round only
+current policy; with "dagger", the same, each preceded by the visited states before its moment relabelled by the
+expert (`vlaforge.engine.active.correct.dagger_from`); with "random", fresh expert episodes (the baseline). With labeler "people" a round only
 writes the review queue into a new version (no labels, no retraining) and the loop stops there.
 """
 
@@ -22,7 +23,7 @@ from typing import Any, Callable
 
 from vlaforge.errors import ConfigError, DatasetError
 
-STRATEGIES = ("uncertainty", "random")
+STRATEGIES = ("uncertainty", "dagger", "random")
 RETRAIN = ("finetune", "scratch")
 LABELERS = ("expert", "people")
 
@@ -71,7 +72,7 @@ class LoopConfig:
         if self.labeler == "people" and self.strategy != "uncertainty":
             bad.append("--labeler people queues mined moments: use --strategy uncertainty")
         head = getattr(getattr(self.run, "model", None), "head", None)
-        if self.strategy == "uncertainty" and head is not None:  # checked now, not after round 0's training
+        if self.strategy != "random" and head is not None:  # mining scores uncertainty; checked now, not after round 0's training
             from vlaforge.engine.active.uncertainty import method_for
 
             try:
@@ -138,7 +139,7 @@ def run_loop(cfg: LoopConfig, progress: Callable[[str], None] = print, show_bars
 def _label(cfg: LoopConfig, ckpt: str, r: int, image_size: int, rdir: Path,
            progress: Callable[[str], None]) -> tuple[list[dict[str, Any]], dict[str, Any] | None, dict[str, Any]]:
     """One round's new episodes, its review queue and what mining saw."""
-    from vlaforge.engine.active.correct import corrections, fresh_episodes
+    from vlaforge.engine.active.correct import PREFIX_STEPS, corrections, fresh_episodes
     from vlaforge.engine.active.mine import mining_seeds, select, visit
     from vlaforge.engine.active.queue import make_queue
     from vlaforge.engine.active.uncertainty import make_scorer
@@ -165,9 +166,9 @@ def _label(cfg: LoopConfig, ckpt: str, r: int, image_size: int, rdir: Path,
         items = [_unlabelled_item(visits[m.rollout], m) for m in moments[: cfg.queue_size]]
         new: list[dict[str, Any]] = []
     else:
-        new, items = corrections(visits, moments, cfg.budget, image_size, r)
+        new, items = corrections(visits, moments, cfg.budget, image_size, r, prefix=PREFIX_STEPS if cfg.strategy == "dagger" else 0)
     queue = make_queue(items, r, ckpt, method, cfg.labeler)
-    mined = {"strategy": "uncertainty", "uncertainty": method, "rollouts": len(visits), "rollout_success": sum(v.success for v in visits),
+    mined = {"strategy": cfg.strategy, "uncertainty": method, "rollouts": len(visits), "rollout_success": sum(v.success for v in visits),
              "moments_ranked": len(moments), "moments_used": len(items), "episodes": len(new),
              "kinds": {k: sum(it["kind"] == k for it in items) for k in sorted({it["kind"] for it in items})}}
     rdir.mkdir(parents=True, exist_ok=True)

@@ -39,11 +39,11 @@ class Visit:
     hard_moments: list[dict[str, Any]]
     scores: list[float]
     states: list[dict[str, Any]] = dataclasses.field(repr=False, default_factory=list)  # states[t]: before action t
+    observations: list[dict[str, np.ndarray]] = dataclasses.field(repr=False, default_factory=list)  # what the policy saw at t
 
     def summary(self) -> dict[str, Any]:
-        """JSON-able record (no snapshots)."""
-        d = dataclasses.asdict(self)
-        d.pop("states")
+        """JSON-able record (no snapshots, no observations)."""
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("states", "observations")}
         d["scores"] = [None if math.isnan(s) else round(s, 6) for s in self.scores]
         return d
 
@@ -61,22 +61,24 @@ class Moment:
 
 
 class RecordingActor:
-    """Wraps an actor: snapshots the env before each action and scores every `every`-th observation."""
+    """Wraps an actor: snapshots the env and keeps the observation before each action; scores every `every`-th one."""
 
     def __init__(self, actor: Any, env: Any, scorer: Scorer | None, every: int = 1):
         self.actor, self.env, self.scorer, self.every = actor, env, scorer, max(1, int(every))
         self.states: list[dict[str, Any]] = []
+        self.observations: list[dict[str, np.ndarray]] = []
         self.scores: list[float] = []
 
     def reset(self) -> None:
         """New episode."""
         self.actor.reset()
-        self.states, self.scores = [], []
+        self.states, self.observations, self.scores = [], [], []
 
     def __call__(self, obs: dict[str, np.ndarray], instruction: str) -> np.ndarray:
         """Snapshot, score, then act."""
         t = len(self.states)
         self.states.append(self.env.get_state())
+        self.observations.append({k: np.array(v, copy=True) for k, v in obs.items()})
         due = self.scorer is not None and t % self.every == 0
         self.scores.append(float(self.scorer(obs, instruction)) if due else float("nan"))
         return self.actor(obs, instruction)
@@ -108,7 +110,7 @@ def visit(policy: Any, scorer: Scorer | None, family: str, seeds: Sequence[int],
         torch.manual_seed(int(seed))
         rec, _ = run_episode(actor, spec, image_size)
         v = Visit(family, split, int(seed), rec.instruction, rec.success, rec.steps, rec.failures, rec.hard_moments,
-                  actor.scores, actor.states)
+                  actor.scores, actor.states, actor.observations)
         out.append(v)
         if on_rollout:
             on_rollout(v)
