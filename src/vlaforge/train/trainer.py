@@ -363,7 +363,8 @@ def _cpu_now() -> tuple[float, float] | None:
 
 
 def _other_cores(before: tuple[float, float] | None, after: tuple[float, float] | None, wall: float, local_ranks: int) -> float | None:
-    """Cores that other work kept busy over `wall` seconds (the machine's busy CPU minus our ranks', each counted as this one)."""
+    """Cores that other work kept busy over `wall` seconds: the machine's busy CPU minus our ranks', each counted as this
+    one (data-loader worker processes, `--train.num_workers` > 0, count as other work)."""
     if before is None or after is None or wall <= 0:
         return None
     return round(max(0.0, (after[0] - before[0]) - local_ranks * (after[1] - before[1])) / wall, 2)

@@ -6,7 +6,7 @@ new expert episode whose first frame is the restored state; it gets a fresh time
 usual one) counted from the moment it takes over. `fresh_episodes` is the baseline: the same kind of
 expert episodes from new random scenes.
 
-`dagger_episodes` adds DAgger's relabelling: each episode also holds the `PREFIX_STEPS` states the policy visited
+`dagger_from` adds DAgger's relabelling: each episode also holds the `PREFIX_STEPS` states the policy visited
 before the moment, restored one by one and labelled with the expert's action for each (the policy's own path,
 with what it should have done there), followed by the expert's correction from the moment on.
 """
