@@ -68,3 +68,28 @@ def test_collect_spreads_one_perturbation_each_over_a_fraction_of_episodes(tmp_p
     assert fired == [[], ["lighting"], [], ["distractor"]]
     assert main(["sim", "collect", "--perturb-fraction", "2", "--out", str(tmp_path / "bad")]) == 2
     assert "perturb_fraction must be in [0, 1]" in capsys.readouterr().err
+
+
+def test_action_noise_executes_noised_actions_but_records_the_experts(capsys, tmp_path):
+    from vlaforge.sim.collect import NOISE_STREAM, run_episode
+    from vlaforge.sim.env import TabletopEnv
+    from vlaforge.sim.experts import Expert
+
+    noisy = run_episode("pick_place", 7, image_size=32, render=False, action_noise=0.01)
+    clean = run_episode("pick_place", 7, image_size=32, render=False)
+    assert noisy["flags"]["action_noise"] == 0.01 and "action_noise" not in clean["flags"] and noisy["flags"]["success"]
+    again = run_episode("pick_place", 7, image_size=32, render=False, action_noise=0.01)
+    np.testing.assert_array_equal(again["data"]["observation.state"], noisy["data"]["observation.state"])  # seeded noise
+    assert not np.array_equal(noisy["data"]["observation.state"][:10], clean["data"]["observation.state"][:10])
+    # Replaying with the same noise stream: the expert's action at every visited state is what was recorded.
+    env = TabletopEnv(family="pick_place", image_size=32)
+    env.render_images = False
+    env.reset(seed=7)
+    expert, rng = Expert(), np.random.default_rng([NOISE_STREAM, 7])
+    for t, recorded in enumerate(noisy["data"]["action"]):
+        a = expert(env)
+        np.testing.assert_allclose(recorded, a, err_msg=f"step {t}")
+        a[:3] += rng.normal(0.0, 0.01, 3)  # the arm only, in the action's own dtype
+        env.step(a)
+    assert main(["sim", "collect", "--action-noise", "0.5", "--out", str(tmp_path / "bad")]) == 2
+    assert "--action-noise must be in [0, 0.02]" in capsys.readouterr().err

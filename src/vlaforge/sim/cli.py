@@ -30,6 +30,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--perturb", default="", help="comma-separated perturbations, NAME[@after_grasp|@STEP], or 'all' (tabletop only)")
     p.add_argument("--one-each", action="store_true", help="give each episode one of the --perturb list in turn, not all of them")
     p.add_argument("--perturb-fraction", type=float, default=1.0, help="share of episodes (evenly spread) that get perturbations")
+    p.add_argument("--action-noise", type=float, default=0.0, metavar="M",
+                   help="tabletop: Gaussian noise (std in metres per axis) added to the arm actions the env executes, not to "
+                        "the recorded ones (DART-style: the closed-loop expert's corrections become data); default 0")
     p.add_argument("--image-size", type=int, default=96)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--keep-failures", action="store_true", help="also write episodes where the expert failed (flagged success=false)")
@@ -58,7 +61,7 @@ def _collect(args: argparse.Namespace) -> int:
     fams = all_families() if tasks == "all" else [t for t in tasks.split(",") if t]
     summary = collect(args.out, fams, args.episodes, args.workers, args.split, args.perturb, args.image_size, args.seed,
                       args.overwrite, only_success=not args.keep_failures, one_each=args.one_each,
-                      perturb_fraction=args.perturb_fraction, backend=backend_from_args(args))
+                      perturb_fraction=args.perturb_fraction, backend=backend_from_args(args), action_noise=args.action_noise)
     print(json.dumps(summary))
     return 0
 
@@ -69,7 +72,8 @@ def _collect_metaworld(args: argparse.Namespace) -> int:
 
     if not is_metaworld_suite(args.suite):
         raise ConfigError(f"unknown suite {args.suite!r}; choose from tabletop, metaworld-mt10, metaworld-mt50, metaworld:TASK")
-    tabletop_only = {"--perturb": args.perturb, "--one-each": args.one_each, "--perturb-fraction": args.perturb_fraction != 1.0}
+    tabletop_only = {"--perturb": args.perturb, "--one-each": args.one_each, "--perturb-fraction": args.perturb_fraction != 1.0,
+                     "--action-noise": args.action_noise}
     used = [k for k, v in tabletop_only.items() if v]
     if used:
         raise ConfigError(f"{', '.join(used)} apply to the tabletop suite only; Meta-World has no perturbations")

@@ -17,7 +17,10 @@ import numpy as np
 
 from vlaforge.errors import ConfigError
 from vlaforge.jobs import LOCAL, Backend, run_jobs
+from vlaforge.sim.scene import MAX_DELTA
 from vlaforge.sim.tasks import TASKS, check_family, check_split
+
+NOISE_STREAM = 0xDA127  # `--action-noise` draws from rng([NOISE_STREAM, episode seed]): the same seed, the same noise
 
 _ENVS: dict[tuple, Any] = {}  # per-process env cache
 
@@ -43,21 +46,27 @@ def segments(labels: list[str]) -> list[dict[str, Any]]:
 
 
 def run_episode(family: str, seed: int, split: str = "seen", perturb: list[str] | tuple[str, ...] = (), image_size: int = 96,
-                render: bool = True) -> dict[str, Any]:
+                render: bool = True, action_noise: float = 0.0) -> dict[str, Any]:
     """One expert rollout → arrays (T, ...) keyed by feature name (`label.*`: training-only scene labels),
-    instruction, subtask segments, flags."""
+    instruction, subtask segments, flags. `action_noise` > 0: see `expert_rollout` (seeded by the episode's seed)."""
     env = _env(family, split, tuple(perturb), image_size)
     env.render_images = render
     obs, _ = env.reset(seed=seed)
-    data, labels, info = expert_rollout(env, obs)
+    data, labels, info = expert_rollout(env, obs, action_noise, np.random.default_rng([NOISE_STREAM, int(seed)]))
     flags = {"success": bool(info["success"]), "family": family, "split": split, "seed": int(seed),
-             "perturbations": [e["name"] for e in info["events"]], "events": info["events"], "task": info["task"]}
+             "perturbations": [e["name"] for e in info["events"]], "events": info["events"], "task": info["task"],
+             **({"action_noise": action_noise} if action_noise else {})}
     return {"data": data, "task": info["instruction"], "flags": flags, "subtasks": segments(labels)}
 
 
-def expert_rollout(env: Any, obs: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], list[str], dict[str, Any]]:
+def expert_rollout(env: Any, obs: dict[str, np.ndarray], action_noise: float = 0.0,
+                   rng: np.random.Generator | None = None) -> tuple[dict[str, np.ndarray], list[str], dict[str, Any]]:
     """A fresh scripted expert drives `env` from its current state (`obs`) until success or the step limit →
-    (arrays (T, ...) keyed by feature name incl. `label.*` and action, per-step subtask phrases, the last info)."""
+    (arrays (T, ...) keyed by feature name incl. `label.*` and action, per-step subtask phrases, the last info).
+
+    `action_noise` > 0 (metres, DART-style): the env executes the expert's arm action plus Gaussian noise of that
+    std per axis, while the recorded action stays the expert's own. The expert is closed-loop, so the data shows
+    states a little off its path and the moves that bring the hand back; the gripper is never noised."""
     from vlaforge.sim.experts import Expert
     from vlaforge.sim.labels import scene_labels
 
@@ -71,6 +80,9 @@ def expert_rollout(env: Any, obs: dict[str, np.ndarray]) -> tuple[dict[str, np.n
             steps.setdefault(k, []).append(v)
         actions.append(a)
         labels.append(expert.subtask)
+        if action_noise > 0:
+            a = a.copy()
+            a[:3] += (rng or np.random.default_rng()).normal(0.0, action_noise, 3)
         obs, _, terminated, truncated, info = env.step(a)
         if terminated or truncated:
             break
@@ -114,12 +126,13 @@ def write_parallel(w: Any, work: Callable[[tuple], dict[str, Any]], jobs: list[t
 def collect(out: str | Path, families: list[str], episodes: int, workers: int = 2, split: str = "seen",
             perturb: list[str] | None = None, image_size: int = 96, seed: int = 0, overwrite: bool = False,
             only_success: bool = True, progress: bool = True, one_each: bool = False, perturb_fraction: float = 1.0,
-            backend: Backend = LOCAL) -> dict[str, Any]:
+            backend: Backend = LOCAL, action_noise: float = 0.0) -> dict[str, Any]:
     """`episodes` per family (seeds seed, seed+1, ...), rolled out in `workers` processes (local or on Ray: `backend`),
     written atomically to `out`.
 
     `perturb_fraction` of the episodes (evenly spread) get the perturbations, the rest run clean; with
-    `one_each`, the j-th perturbed episode gets only the (j mod n)-th of the n perturbations.
+    `one_each`, the j-th perturbed episode gets only the (j mod n)-th of the n perturbations. `action_noise` (m) noises
+    the executed arm actions, not the recorded ones (`expert_rollout`).
 
     Returns a summary: episodes kept / run, per-family success, seconds, episodes per minute.
     """
@@ -136,6 +149,8 @@ def collect(out: str | Path, families: list[str], episodes: int, workers: int = 
     specs = tuple(parse_specs(perturb))
     if not 0.0 <= perturb_fraction <= 1.0:
         raise ConfigError(f"perturb_fraction must be in [0, 1]; got {perturb_fraction}")
+    if not (np.isfinite(action_noise) and 0.0 <= action_noise <= MAX_DELTA):
+        raise ConfigError(f"--action-noise must be in [0, {MAX_DELTA}] m (the largest move one step may ask for); got {action_noise}")
 
     def pick(k: int) -> tuple[str, ...]:
         j = int((k + 1) * perturb_fraction) - 1  # index among perturbed episodes
@@ -143,11 +158,12 @@ def collect(out: str | Path, families: list[str], episodes: int, workers: int = 
             return ()
         return (specs[j % len(specs)],) if one_each else specs
 
-    jobs = [(f, seed + k, split, pick(k), image_size) for f in families for k in range(episodes)]
+    jobs = [(f, seed + k, split, pick(k), image_size, True, action_noise) for f in families for k in range(episodes)]
     t0 = time.perf_counter()
     with DatasetWriter.create(out, fps=FPS, features={**feature_spec(image_size), **label_spec()}, robot_type="vlaforge_tabletop", overwrite=overwrite) as w:
         w.set_lineage({"name": "sim collect", "families": families, "episodes": episodes, "split": split,
-                       "perturb": list(specs), "one_each": one_each, "perturb_fraction": perturb_fraction, "seed": seed, "image_size": image_size}, parents=[])
+                       "perturb": list(specs), "one_each": one_each, "perturb_fraction": perturb_fraction, "seed": seed, "image_size": image_size,
+                       **({"action_noise": action_noise} if action_noise else {})}, parents=[])
         kept, ran = write_parallel(w, _work, jobs, workers, families, only_success, progress,
                                    f"collecting {len(jobs)} expert episodes ({workers} {backend.describe()} workers)", backend)
         if kept == 0:
