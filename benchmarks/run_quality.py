@@ -1,11 +1,13 @@
 """Quality of a finished training run, with the compute that made it read from the run's own files.
 
     python benchmarks/run_quality.py --run RUN --tasks all --splits seen --name quality_all30k
+    python benchmarks/run_quality.py --run RUN_B --baseline RUN_A --name ab        # plus a paired test against another run
 
 `benchmarks/quality.py` measures what `vlaforge demo` reaches from nothing. This one evaluates any run directory
 (`vlaforge train --out RUN`) against the same targets (>= 80% seen for every family when several are evaluated) and
 states its training budget: steps, minutes and the cores other work took (`other_cores`, logged by the trainer), summed
-over the chain of runs it started from (`--train.init`). Intervals are Wilson 95%; evaluation contention is recorded.
+over the chain of runs it started from (`--train.init`). `--baseline RUN` evaluates another run on the same episodes
+and adds an exact McNemar test per family and overall. Intervals are Wilson 95%; evaluation contention is recorded.
 """
 
 from __future__ import annotations
@@ -49,27 +51,45 @@ def main() -> None:
     ap.add_argument("--splits", default="seen")
     ap.add_argument("--episodes", type=int, default=50, help="per family and split")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--baseline", type=Path, help="another run to evaluate on the same episodes (paired McNemar test)")
     ap.add_argument("--note", default="", help="anything about the run a reader must know")
     ap.add_argument("--name", default="run_quality", help="result name (JSON file and docs/benchmarks.md line)")
     args = ap.parse_args()
 
     import tempfile
 
+    from vlaforge.eval.records import load_records
     from vlaforge.eval.runner import evaluate
-    from vlaforge.eval.stats import interval_text
+    from vlaforge.eval.stats import interval_text, mcnemar
     from vlaforge.eval.suites import get_suite
 
     tasks = get_suite("tabletop").tasks(args.tasks)
     chain = run_chain(args.run)
+    summaries: dict[str, dict[str, Any]] = {}
+    outcomes: dict[str, dict[tuple, bool]] = {}
     with Contention() as c, tempfile.TemporaryDirectory() as tmp:
-        res = evaluate({"checkpoint": str(args.run)}, tmp, tasks=tasks, splits=args.splits, episodes=args.episodes,
-                       workers=args.workers, videos_per_outcome=0, progress=False)
-    s = res["summary"]
+        for key, run in (("run", args.run), ("baseline", args.baseline)):
+            if run is not None:
+                summaries[key] = evaluate({"checkpoint": str(run)}, Path(tmp) / key, tasks=tasks, splits=args.splits, episodes=args.episodes,
+                                          workers=args.workers, videos_per_outcome=0, progress=False)["summary"]
+                outcomes[key] = {(e.family, e.split, e.seed): e.success for e in load_records(Path(tmp) / key / "records.jsonl")}
+    s = summaries["run"]
     splits = {k: {"rate": v["rate"], "ci95": v["ci95"], "n": v["n"], "target": TARGETS.get(k)} for k, v in s["by_split"].items()}
     fams = s["by_family"].get("seen", {})
     result = {"run": str(args.run), "chain": chain, "tasks": tasks, "episodes_per_family_and_split": args.episodes, "splits": splits,
               "seen_by_family": fams, "failures": s.get("failures"), "recovery": s.get("recovery"), "note": args.note,
               "eval_contention": c.record()}
+    paired = ""
+    if args.baseline is not None:
+        keys = sorted(outcomes["run"])
+        pair = lambda ks: mcnemar([outcomes["baseline"][k] for k in ks], [outcomes["run"][k] for k in ks])  # noqa: E731
+        tests = {**{f: pair([k for k in keys if k[0] == f]) for f in tasks}, "all": pair(keys)}
+        bs = summaries["baseline"]
+        result["baseline"] = {"run": str(args.baseline), "chain": run_chain(args.baseline), "overall": bs["overall"],
+                              "seen_by_family": bs["by_family"].get("seen", {}), "paired": tests}
+        paired = (f" Against {args.baseline} on the same episodes: {bs['overall']['rate']:.0%} {interval_text(bs['overall'])} "
+                  + "(" + ", ".join(f"{f} {r['rate']:.0%}" for f, r in bs["by_family"].get("seen", {}).items()) + "); this run won "
+                  f"{tests['all']['b_only']} episodes and lost {tests['all']['a_only']} (McNemar p = {tests['all']['p_value']:.2f}).")
     steps, minutes = sum(r["steps"] for r in chain), sum(r["minutes"] for r in chain)
     stages = "; then ".join(f"{r['steps']:,} steps on {r['episodes']} episodes ({r['minutes']:.1f} min, threads {r['threads']}"
                             + (f", other work {r['other_cores']:.2f} cores" if r["other_cores"] is not None else "") + ")" for r in chain)
@@ -78,9 +98,10 @@ def main() -> None:
                   + f" (target >= {FAMILY_TARGET:.0%} each: {'met' if all(r['rate'] >= FAMILY_TARGET for r in fams.values()) else 'not met'})."
                   ) if len(fams) > 1 else ""
     line = (f"**Run quality ({args.name})** ({args.run}: {steps:,} training steps, {minutes:.0f} min on 2 CPU cores in all: {stages}; "
-            f"{args.episodes} eval episodes per family and split): " + "; ".join(parts) + "." + per_family
+            f"{args.episodes} eval episodes per family and split): " + "; ".join(parts) + "." + per_family + paired
             + (f" {args.note.rstrip('.')}." if args.note else "")
-            + f" `python benchmarks/run_quality.py --run {args.run} --tasks {args.tasks} --splits {args.splits} --name {args.name}`")
+            + f" `python benchmarks/run_quality.py --run {args.run} --tasks {args.tasks} --splits {args.splits}"
+            + (f" --baseline {args.baseline}" if args.baseline else "") + f" --name {args.name}`")
     save(args.name, result, line)
 
 
