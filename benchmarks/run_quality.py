@@ -25,6 +25,11 @@ from quality import TARGETS  # noqa: E402
 FAMILY_TARGET = 0.8
 
 
+def p_text(p: float) -> str:
+    """'p = 0.03', or 'p < 0.001' where two decimals would print 0.00."""
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}" if p < 0.01 else f"p = {p:.2f}"
+
+
 def run_chain(run: Path) -> list[dict[str, Any]]:
     """The run and every run it was initialised from, oldest first: dataset, episodes, steps, minutes, other cores."""
     chain = []
@@ -89,7 +94,7 @@ def main() -> None:
                               "seen_by_family": bs["by_family"].get("seen", {}), "paired": tests}
         paired = (f" Against {args.baseline} on the same episodes: {bs['overall']['rate']:.0%} {interval_text(bs['overall'])} "
                   + "(" + ", ".join(f"{f} {r['rate']:.0%}" for f, r in bs["by_family"].get("seen", {}).items()) + "); this run won "
-                  f"{tests['all']['b_only']} episodes and lost {tests['all']['a_only']} (McNemar p = {tests['all']['p_value']:.2f}).")
+                  f"{tests['all']['b_only']} episodes and lost {tests['all']['a_only']} (McNemar {p_text(tests['all']['p_value'])}).")
     steps, minutes = sum(r["steps"] for r in chain), sum(r["minutes"] for r in chain)
     stages = "; then ".join(f"{r['steps']:,} steps on {r['episodes']} episodes ({r['minutes']:.1f} min, threads {r['threads']}"
                             + (f", other work {r['other_cores']:.2f} cores" if r["other_cores"] is not None else "") + ")" for r in chain)
