@@ -26,15 +26,8 @@ SEEDS_PER_ROUND = 10_000
 
 
 def correct_from(env: Any, state: dict[str, Any]) -> dict[str, Any]:
-    """Restore `state` in `env` and let a fresh expert finish → {data, task, subtasks, success, start_obs}."""
-    from vlaforge.sim import tasks
-    from vlaforge.sim.collect import expert_rollout, segments
-
-    env.set_state(state)
-    env.max_steps = env.t + tasks.MAX_STEPS[env.family]  # the expert gets the task's full time from here
-    obs = env.observation()
-    data, labels, info = expert_rollout(env, obs)
-    return {"data": data, "task": env.instruction, "subtasks": segments(labels), "success": bool(info.get("success")), "start_obs": obs}
+    """Restore `state` in `env` and let a fresh expert finish → {data, task, subtasks, success, start_obs, prefix (0)}."""
+    return dagger_from(env, [state], 0, prefix=0)
 
 
 def relabel(env: Any, states: Sequence[dict[str, Any]], observations: Sequence[dict[str, np.ndarray]] = ()) -> tuple[dict[str, np.ndarray], list[str]]:
@@ -70,7 +63,7 @@ def dagger_from(env: Any, states: Sequence[dict[str, Any]], step: int, prefix: i
     first = max(0, step - prefix)
     pre, pre_labels = relabel(env, states[first:step], observations[first:step] if observations else ()) if step > first else ({}, [])
     env.set_state(states[step])
-    env.max_steps = env.t + tasks.MAX_STEPS[env.family]
+    env.max_steps = env.t + tasks.MAX_STEPS[env.family]  # the expert gets the task's full time from here
     obs = env.observation()
     data, labels, info = expert_rollout(env, obs)
     if pre:
@@ -96,7 +89,7 @@ def corrections(visits: Sequence[Visit], moments: Sequence[Moment], budget: int,
             break
         v = visits[m.rollout]
         env = env_for(EpisodeSpec(v.family, v.split, v.seed), image_size)
-        c = dagger_from(env, v.states, m.step, prefix, v.observations) if prefix else correct_from(env, v.states[m.step])
+        c = dagger_from(env, v.states, m.step, prefix, v.observations)
         item = {"kind": m.kind, "score": None if np.isnan(m.score) else round(float(m.score), 6), "tier": m.tier, "detail": m.detail,
                 "family": v.family, "split": v.split, "seed": v.seed, "instruction": v.instruction, "step": m.step,
                 "rollout_success": v.success, "expert_success": c["success"], "episode": None, "labelled_steps": 0}
@@ -105,8 +98,8 @@ def corrections(visits: Sequence[Visit], moments: Sequence[Moment], budget: int,
             continue
         ep = _episode(c["data"], c["task"], c["subtasks"], budget - spent, {
             "success": True, "family": v.family, "split": v.split, "seed": v.seed, "perturbations": [], "events": [],
-            "source": "active-learning", "round": round_, "start_step": m.step - c.get("prefix", 0), "moment": m.kind,
-            "relabelled_steps": c.get("prefix", 0)})
+            "source": "active-learning", "round": round_, "start_step": m.step - c["prefix"], "moment": m.kind,
+            "relabelled_steps": c["prefix"]})
         item["labelled_steps"] = len(ep["data"]["action"])
         item["episode"] = len(episodes)  # index among this round's new episodes; the writer makes it a dataset index
         spent += item["labelled_steps"]
