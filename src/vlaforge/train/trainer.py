@@ -315,15 +315,15 @@ def train(
                 if bar is not None:
                     bar.update(task, total=total)
             if info.is_main and (step % cfg.log_every == 0 or step == total):
-                now = time.perf_counter()
+                now, cpu = time.perf_counter(), _cpu_now()
                 row = {
                     "step": step, "loss": float(loss.detach()), "lr": sched.get_last_lr()[0], "grad_norm": float(grad_norm),
                     "samples_per_s": n_log / (now - t_log), "elapsed_s": elapsed_before + now - t_start, "val_loss": None,
                     "threads": threads if device.type == "cpu" else None,  # torch threads now (the default follows the free cores)
-                    "other_cores": _other_cores(cpu_log, _cpu_now(), now - t_log, info.local_world),
+                    "other_cores": _other_cores(cpu_log, cpu, now - t_log, info.local_world),
                     **{k: float(v) for k, v in metrics.items()},
                 }
-                t_log, n_log, cpu_log = now, 0, _cpu_now()
+                t_log, n_log, cpu_log = now, 0, cpu
                 if val_td is not None and (step % cfg.val_every == 0 or step == total):
                     row.update(validate(_ema_model(policy, ema), val_td, cfg, device, add_keypoints))
                 log.log(row)
