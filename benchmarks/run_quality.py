@@ -40,11 +40,11 @@ def run_chain(run: Path) -> list[dict[str, Any]]:
         rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
         other = [r["other_cores"] for r in rows if r.get("other_cores") is not None]
         info = json.loads((Path(cfg["dataset"]) / "meta" / "info.json").read_text())
+        init = cfg["train"].get("init") or ""
         chain.append({"run": str(run), "dataset": cfg["dataset"], "episodes": info.get("total_episodes"), "steps": rows[-1]["step"],
                       "minutes": round(rows[-1]["elapsed_s"] / 60, 1), "batch_size": cfg["train"]["batch_size"],
                       "threads": sorted({r["threads"] for r in rows if r.get("threads")}),
-                      "other_cores": round(sum(other) / len(other), 2) if other else None, "init": cfg["train"].get("init") or ""})
-        init = cfg["train"].get("init") or ""
+                      "other_cores": round(sum(other) / len(other), 2) if other else None, "init": init})
         run = Path(init) if init and (Path(init) / "config.json").exists() else None
     return chain[::-1]
 

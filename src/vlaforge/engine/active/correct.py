@@ -61,7 +61,7 @@ def dagger_from(env: Any, states: Sequence[dict[str, Any]], step: int, prefix: i
     from vlaforge.sim.collect import expert_rollout, segments
 
     first = max(0, step - prefix)
-    pre, pre_labels = relabel(env, states[first:step], observations[first:step] if observations else ()) if step > first else ({}, [])
+    pre, pre_labels = relabel(env, states[first:step], observations[first:step]) if step > first else ({}, [])
     env.set_state(states[step])
     env.max_steps = env.t + tasks.MAX_STEPS[env.family]  # the expert gets the task's full time from here
     obs = env.observation()
