@@ -93,3 +93,7 @@ def test_action_noise_executes_noised_actions_but_records_the_experts(capsys, tm
         env.step(a)
     assert main(["sim", "collect", "--action-noise", "0.5", "--out", str(tmp_path / "bad")]) == 2
     assert "--action-noise must be in [0, 0.02]" in capsys.readouterr().err
+    # Meta-World's scripted policies are collected as they are: the flag is refused, naming itself (metaworld need not be installed).
+    assert main(["sim", "collect", "--suite", "metaworld-mt10", "--action-noise", "0.01", "--out", str(tmp_path / "mw")]) == 2
+    assert "--action-noise applies to the tabletop suite only (Meta-World collection has no perturbations and no action noise)" \
+        in capsys.readouterr().err and not (tmp_path / "mw").exists()

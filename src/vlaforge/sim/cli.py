@@ -76,7 +76,8 @@ def _collect_metaworld(args: argparse.Namespace) -> int:
                      "--action-noise": args.action_noise}
     used = [k for k, v in tabletop_only.items() if v]
     if used:
-        raise ConfigError(f"{', '.join(used)} apply to the tabletop suite only; Meta-World has no perturbations")
+        raise ConfigError(f"{', '.join(used)} {'applies' if len(used) == 1 else 'apply'} to the tabletop suite only (Meta-World collection has no perturbations and no "
+                          "action noise); drop them, or collect with --suite tabletop")
     from vlaforge.sim.metaworld.collect import collect
 
     summary = collect(args.out, select_tasks(args.suite, args.tasks), args.episodes, args.workers, args.split, args.image_size,
