@@ -3,18 +3,24 @@
 Lives outside the dataset (default `~/.cache/vlaforge/frames`, or `$VLAFORGE_CACHE`), keyed by a
 change detector of the dataset's files, so a rewritten dataset never reads stale frames. Built
 into a staging dir and swapped into place (`vlaforge.io.staging_dir`); safe to delete at any time (it is rebuilt).
+Before a build, caches that can never be read again go (their dataset was rewritten or removed), and the
+new cache's whole size is reserved on disk, so a full disk is a clear error up front, not a crash mid-build.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import errno
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from vlaforge.data.lineage import quick_key
+from vlaforge.errors import DatasetError
 from vlaforge.io import staging_dir
 
 FORMAT = "vlaforge-frames/1"
@@ -48,6 +54,68 @@ def cache_path(ds: Any, root: Path | None = None) -> Path:
     return (root or default_cache_root()) / f"{Path(ds.root).resolve().name}-{quick_key(Path(ds.root))}"
 
 
+@dataclasses.dataclass(frozen=True)
+class CacheEntry:
+    """One cache directory: the dataset it decodes and whether it can still be read."""
+
+    path: Path
+    dataset: str
+    num_frames: int
+    nbytes: int
+    state: str  # "current" (matches the dataset's files now), "superseded" (the dataset changed) or "orphaned" (it is gone)
+
+
+def list_caches(root: Path | None = None) -> list[CacheEntry]:
+    """Every finished cache under `root`, with its state; unreadable ones count as orphaned."""
+    root = root or default_cache_root()
+    entries = []
+    for path in sorted(p for p in root.glob("*") if p.is_dir() and not p.name.startswith(".")):
+        nbytes = sum(f.stat().st_blocks * 512 for f in path.iterdir() if f.is_file())  # allocated, not apparent, size
+        try:
+            meta = json.loads((path / "meta.json").read_text())
+            dataset = Path(meta["dataset"])
+        except (OSError, ValueError, KeyError, TypeError):
+            entries.append(CacheEntry(path, "?", 0, nbytes, "orphaned"))
+            continue
+        if not (dataset / "meta" / "info.json").exists():
+            state = "orphaned"
+        else:
+            state = "current" if path.name == f"{dataset.name}-{quick_key(dataset)}" else "superseded"
+        entries.append(CacheEntry(path, str(dataset), int(meta.get("num_frames", 0)), nbytes, state))
+    return entries
+
+
+def prune(root: Path | None = None, everything: bool = False) -> list[CacheEntry]:
+    """Remove caches that can never be read again (`everything`: all of them); returns what was removed."""
+    gone = [e for e in list_caches(root) if everything or e.state != "current"]
+    for e in gone:
+        shutil.rmtree(e.path, ignore_errors=True)
+    return gone
+
+
+def _size(nbytes: int) -> str:
+    """Bytes in GiB, or MiB under one GiB."""
+    return f"{nbytes / 2**30:.1f} GiB" if nbytes >= 2**30 else f"{nbytes / 2**20:.1f} MiB"
+
+
+def _reserve(path: Path, nbytes: int, ds_root: Path, total: int) -> None:
+    """Create `path` with `nbytes` allocated, or raise DatasetError saying how much the cache (`total`) needs and where."""
+    with open(path, "wb") as f:
+        try:
+            os.posix_fallocate(f.fileno(), 0, nbytes)
+        except OSError as e:
+            if e.errno in (errno.EOPNOTSUPP, errno.EINVAL):  # a filesystem without fallocate: plain sparse file
+                f.truncate(nbytes)
+                return
+            if e.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+                raise
+            free = shutil.disk_usage(path.parent).free
+            raise DatasetError(
+                f"the frame cache of {ds_root} needs {_size(total)} at {path.parent.parent} "
+                f"({os.strerror(e.errno)}; {_size(free)} free there). Free some space, list and clear old caches "
+                f"with `vlaforge data cache` (--prune, --clear), or point $VLAFORGE_CACHE at a bigger disk") from None
+
+
 def open_or_build(ds: Any, root: Path | None = None, progress: bool = True) -> FrameCache:
     """Return the frame cache of `ds`, decoding every video once if it is missing or stale."""
     path = cache_path(ds, root)
@@ -56,13 +124,16 @@ def open_or_build(ds: Any, root: Path | None = None, progress: bool = True) -> F
         meta = json.loads(meta_file.read_text())
         if meta.get("format") == FORMAT and meta.get("num_frames") == ds.num_frames:
             return FrameCache(path, meta)
+    prune(path.parent)  # superseded and orphaned caches first: they are never read again
     with staging_dir(path) as tmp:
         meta = {"format": FORMAT, "dataset": str(Path(ds.root).resolve()), "num_frames": ds.num_frames, "cameras": {}}
         arrays = {}
+        total = sum(ds.num_frames * int(np.prod(ds.features[cam].shape)) for cam in ds.camera_keys)
         for cam in ds.camera_keys:
             h, w, c = ds.features[cam].shape
             meta["cameras"][cam] = [ds.num_frames, c, h, w]
-            arrays[cam] = np.memmap(tmp / f"{cam}.u8", dtype=np.uint8, mode="w+", shape=(ds.num_frames, c, h, w))
+            _reserve(tmp / f"{cam}.u8", ds.num_frames * c * h * w, Path(ds.root), total)
+            arrays[cam] = np.memmap(tmp / f"{cam}.u8", dtype=np.uint8, mode="r+", shape=(ds.num_frames, c, h, w))
         episodes = [int(e["episode_index"]) for e in ds.episode_meta]
         it: Any = episodes
         if progress:

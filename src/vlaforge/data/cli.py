@@ -1,4 +1,4 @@
-"""`vlaforge data ...`: sample, info, check, convert, import, restats."""
+"""`vlaforge data ...`: sample, info, check, convert, import, edit, restats, cache."""
 
 from __future__ import annotations
 
@@ -50,6 +50,20 @@ def register(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser("restats", help="recompute meta/stats.json and per-episode stats from the data (new version, atomic)")
     p.add_argument("path", type=Path)
     p.set_defaults(func=_restats)
+
+    p = sub.add_parser(
+        "cache",
+        help="list the decoded-frame caches training builds (size, dataset, state); --prune or --clear frees the disk",
+        description="Training decodes every camera frame of a dataset once into a cache ($VLAFORGE_CACHE/frames, default "
+        "~/.cache/vlaforge/frames). A cache is current while its dataset's files are unchanged, superseded once they "
+        "change, orphaned once the dataset is gone; superseded and orphaned caches are never read again and are pruned "
+        "before each new build. Any cache is safe to delete: it is rebuilt on the next training run.",
+    )
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--prune", action="store_true", help="remove superseded and orphaned caches")
+    how.add_argument("--clear", action="store_true", help="remove every cache")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=_cache)
 
 
 def _register_import(sub: argparse._SubParsersAction) -> None:
@@ -257,6 +271,30 @@ def _info(args: argparse.Namespace) -> int:
     t.add_row("tasks", f"{len(s['tasks'])}: " + "; ".join(s["tasks"][:5]) + (" ..." if len(s["tasks"]) > 5 else ""))
     t.add_row("size on disk", f"{s['size_mb']:.2f} MB")
     t.add_row("fingerprint", s["fingerprint"] or "(not written by vlaforge)")
+    Console().print(t)
+    return 0
+
+
+def _cache(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from vlaforge.data.cache import default_cache_root, list_caches, prune
+
+    root = default_cache_root()
+    entries = prune(root, everything=args.clear) if args.prune or args.clear else list_caches(root)
+    key = "removed" if args.prune or args.clear else "caches"
+    total = sum(e.nbytes for e in entries) / 2**30
+    if args.json:
+        print(json.dumps({"root": str(root), key: [{"path": str(e.path), "dataset": e.dataset, "frames": e.num_frames,
+                                                       "gib": round(e.nbytes / 2**30, 3), "state": e.state} for e in entries],
+                          "gib": round(total, 3)}, indent=2))
+        return 0
+    t = Table(title=f"{'removed ' if key == 'removed' else ''}{len(entries)} frame caches, {total:.2f} GiB, at {root}")
+    for col in ("dataset", "frames", "GiB", "state"):
+        t.add_column(col)
+    for e in entries:
+        t.add_row(e.dataset, str(e.num_frames), f"{e.nbytes / 2**30:.2f}", e.state)
     Console().print(t)
     return 0
 
