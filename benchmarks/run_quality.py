@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -72,17 +73,21 @@ def main() -> None:
     chain = run_chain(args.run)
     summaries: dict[str, dict[str, Any]] = {}
     outcomes: dict[str, dict[tuple, bool]] = {}
+    failures_by_family: dict[str, dict[str, int]] = {}
     with Contention() as c, tempfile.TemporaryDirectory() as tmp:
         for key, run in (("run", args.run), ("baseline", args.baseline)):
             if run is not None:
                 summaries[key] = evaluate({"checkpoint": str(run)}, Path(tmp) / key, tasks=tasks, splits=args.splits, episodes=args.episodes,
                                           workers=args.workers, videos_per_outcome=0, progress=False)["summary"]
-                outcomes[key] = {(e.family, e.split, e.seed): e.success for e in load_records(Path(tmp) / key / "records.jsonl")}
+                records = load_records(Path(tmp) / key / "records.jsonl")
+                outcomes[key] = {(e.family, e.split, e.seed): e.success for e in records}
+                if key == "run":  # which failure signatures each family shows (an episode can show several)
+                    failures_by_family = {f: dict(Counter(k for e in records if e.family == f for k in e.failures)) for f in tasks}
     s = summaries["run"]
     splits = {k: {"rate": v["rate"], "ci95": v["ci95"], "n": v["n"], "target": TARGETS.get(k)} for k, v in s["by_split"].items()}
     fams = s["by_family"].get("seen", {})
     result = {"run": str(args.run), "chain": chain, "tasks": tasks, "episodes_per_family_and_split": args.episodes, "splits": splits,
-              "seen_by_family": fams, "failures": s.get("failures"), "recovery": s.get("recovery"), "note": args.note,
+              "seen_by_family": fams, "failures": s.get("failures"), "failures_by_family": failures_by_family, "recovery": s.get("recovery"), "note": args.note,
               "eval_contention": c.record()}
     paired = ""
     if args.baseline is not None:
