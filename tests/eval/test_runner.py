@@ -48,6 +48,26 @@ def test_same_seeds_give_identical_records_whatever_the_worker_count(sim_checkpo
     assert a["summary"]["overall"]["n"] == 4
 
 
+def test_temporal_ensembling_can_be_asked_for_at_eval_time_on_a_checkpoint_only(sim_checkpoint):
+    from vlaforge.eval.runner import make_actor
+    from vlaforge.sim import make_env
+
+    env = make_env("pick_place", seed=3, image_size=32)
+    obs, info = env.reset(seed=3)
+    calls = {}
+    for name, source in (("queue", {}), ("ensemble", {"temporal_ensemble": 0.01})):
+        actor = make_actor({"checkpoint": sim_checkpoint, **source})
+        actor.reset()
+        for _ in range(3):
+            assert np.isfinite(actor(obs, info["instruction"])).all()
+        calls[name] = len(actor.inference_ms)
+    assert calls == {"queue": 1, "ensemble": 3}  # the checkpoint executes 4 actions per chunk; ensembling re-plans every step
+    with pytest.raises(ConfigError, match="must be >= 0"):
+        make_actor({"checkpoint": sim_checkpoint, "temporal_ensemble": -1})
+    with pytest.raises(ConfigError, match="without temporal ensembling"):
+        make_actor({"server": "http://127.0.0.1:9", "temporal_ensemble": 0.01})
+
+
 def test_report_has_every_section_and_embedded_videos(sim_checkpoint, tmp_path):
     res = evaluate({"checkpoint": sim_checkpoint}, tmp_path / "ev", tasks="pick_place", splits="heldout-wording", episodes=1,
                    workers=1, progress=False)

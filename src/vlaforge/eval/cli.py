@@ -51,6 +51,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gripper-hysteresis", type=float, default=None,
                         help="open/close the gripper only past mid-range +- this fraction of its range; 0 executes it as predicted "
                              "(default: the checkpoint's)")
+    parser.add_argument("--temporal-ensemble", type=float, default=None, metavar="K",
+                        help="checkpoints only: predict a chunk every step and execute the weighted mean of every chunk's action "
+                             "for now, weight exp(-K i) with i = 0 for the oldest chunk (ACT's temporal ensembling, e.g. 0.01; "
+                             "0 turns it off; default: the checkpoint's)")
     parser.add_argument("--videos", type=int, default=2, help="videos kept per split and outcome (success / failure)")
     parser.add_argument("--out", type=Path, help="output directory (records.jsonl, results.json, report.html, videos/)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -98,8 +102,9 @@ def run_eval(args: argparse.Namespace) -> int:
     for key in ("n_action_steps", "executor", "latency_ms"):
         if getattr(args, key):
             source[key] = getattr(args, key)
-    if args.gripper_hysteresis is not None:
-        source["gripper_hysteresis"] = args.gripper_hysteresis
+    for key in ("gripper_hysteresis", "temporal_ensemble"):
+        if getattr(args, key) is not None:
+            source[key] = getattr(args, key)
     res = evaluate(source, args.out, suite=args.suite, tasks=args.tasks, splits=args.split,
                    episodes=args.episodes, workers=args.workers, videos_per_outcome=args.videos, progress=not args.no_progress,
                    backend=backend_from_args(args))

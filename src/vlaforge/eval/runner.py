@@ -29,7 +29,7 @@ def make_actor(source: dict[str, Any], fps: int | None = None) -> Any:
 
     {"checkpoint": RUN} a local policy on CPU, or {"server": URL, "token": T} a `vlaforge serve` policy;
     optional "n_action_steps" (actions per chunk; default: the checkpoint's, for a server its spec's `action.execute`, else 8),
-    "gripper_hysteresis" (see PolicyConfig), "executor" ("policy" | "async" | "naive") and
+    "gripper_hysteresis" and "temporal_ensemble" (see PolicyConfig; checkpoints only), "executor" ("policy" | "async" | "naive") and
     "latency_ms" (simulated inference latency in milliseconds, turned into ceil(ms x fps / 1000) control steps of
     the env's clock by `vlaforge.serve.clocks.latency_steps`; needs an executor). `fps` is the env's control rate
     (default: the tabletop's).
@@ -53,6 +53,11 @@ def make_actor(source: dict[str, Any], fps: int | None = None) -> Any:
             if not 0 <= float(source["gripper_hysteresis"]) < 0.5:
                 raise ConfigError(f"--gripper-hysteresis must be in [0, 0.5); got {source['gripper_hysteresis']}")
             policy.cfg = dataclasses.replace(policy.cfg, gripper_hysteresis=float(source["gripper_hysteresis"]))
+        if source.get("temporal_ensemble") is not None:
+            if float(source["temporal_ensemble"]) < 0 or executor != "policy":
+                raise ConfigError(f"--temporal-ensemble must be >= 0 and runs with the policy's own executor; got {source['temporal_ensemble']} "
+                                  f"with --executor {executor}")
+            policy.cfg = dataclasses.replace(policy.cfg, temporal_ensemble=float(source["temporal_ensemble"]))
         if executor == "policy":
             if source.get("latency_ms"):
                 raise ConfigError("--latency-ms needs --executor async or naive (a plain policy has no latency model)")
@@ -61,8 +66,8 @@ def make_actor(source: dict[str, Any], fps: int | None = None) -> Any:
     elif "server" in source:
         from vlaforge.serve.client import Client
 
-        if executor == "policy":
-            raise ConfigError("a served policy runs through an executor: --executor async or naive")
+        if executor == "policy" or source.get("temporal_ensemble") is not None:
+            raise ConfigError("a served policy runs through an executor (--executor async or naive), without temporal ensembling")
         client = Client(source["server"], token=source.get("token"))
         # the policy's own execution horizon when its spec carries one (its n_action_steps), else 8
         predict, horizon = client.predict_chunk, horizon or int(client.spec["action"].get("execute") or 0) or 8

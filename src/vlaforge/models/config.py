@@ -52,7 +52,7 @@ class PolicyConfig:
     grounding_weight: float = 1.0  # weight of the grounding loss when the data has label.* features (0 = off)
     # execution
     n_action_steps: int = 4  # actions executed from each chunk before re-planning (4 beat 8 on five families, docs/grounding.md)
-    temporal_ensemble: float = 0.0  # > 0: predict every step and average overlapping chunks, weights exp(-k * age)
+    temporal_ensemble: float = 0.0  # > 0: predict every step and average overlapping chunks, weights exp(-k i), i = 0 the oldest
     gripper_hysteresis: float = 0.2  # > 0: an action dim named "gripper" is executed open/closed, switching only past
     #                                  mid-range +- this fraction of its range (no chatter); 0 = execute it as predicted
 
