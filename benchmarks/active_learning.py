@@ -68,6 +68,8 @@ def main() -> None:
                     help="loops to run: active strategies (uncertainty, dagger), each compared with the last one, random")
     ap.add_argument("--summarize", action="store_true",
                     help="re-report a finished run: read OUT/*/loop.json and the eval records, keep the recorded time and contention")
+    ap.add_argument("--seed", type=int, default=0,
+                    help="a replicate: demos from seeds SEED x 10,000 + k and training seeded SEED (evaluation seeds stay the same)")
     for k in ("demos", "rounds", "budget", "rollouts", "eval_episodes", "train_steps", "start_steps"):
         ap.add_argument(f"--{k.replace('_', '-')}", type=int, help=f"override ({FULL[k]} full)")
     args = ap.parse_args()
@@ -77,6 +79,8 @@ def main() -> None:
     active = strategies[:-1]
     p = dict(QUICK if args.quick else FULL)
     p.update({k: v for k, v in vars(args).items() if k in p and v is not None})
+    if args.seed:
+        p["train"] = [*p["train"], "--train.seed", str(args.seed)]
 
     from vlaforge.data.reader import open_dataset
     from vlaforge.engine.active.cli import recipe
@@ -89,7 +93,8 @@ def main() -> None:
     t0 = time.perf_counter()
     data = args.out / "data"
     if not (data / "meta" / "info.json").exists():
-        collect(data, ["pick_place"], p["demos"], args.workers, image_size=p["image_size"], overwrite=True, progress=not args.quick)
+        collect(data, ["pick_place"], p["demos"], args.workers, image_size=p["image_size"], seed=10_000 * args.seed, overwrite=True,
+                progress=not args.quick)
     run_cfg = recipe(data, "", [*p["model"], *p["train"]])
     start = args.out / "start"
     if not (start / "checkpoints" / "last").exists():
@@ -128,7 +133,7 @@ def main() -> None:
     curve = lambda rows: "; ".join(f"{r['labels_added_total']} steps {r['eval']['rate']:.0%} {interval_text(r['eval'])}"  # noqa: E731
                                    for r in rows if r["eval"]["rate"] is not None)
     result = {
-        "smoke_run": bool(args.quick), "params": {k: v for k, v in p.items() if k not in ("model", "train")},
+        "smoke_run": bool(args.quick), "params": {k: v for k, v in p.items() if k not in ("model", "train")}, "seed": args.seed,
         "model_overrides": p["model"], "train_overrides": p["train"], "dataset_frames": open_dataset(data).num_frames,
         "curves": {s: [{k: r[k] for k in ("round", "labels_added_total", "frames", "eval", "mined", "seconds")} for r in rows]
                    for s, rows in loops.items()},
@@ -139,13 +144,14 @@ def main() -> None:
     }
     changed = [f"--{k.replace('_', '-')} {v}" for k, v in p.items() if k in vars(args) and v != FULL[k]]
     command = " ".join(["python benchmarks/active_learning.py", *changed, *([f"--strategies {args.strategies}"] if active != ["uncertainty"] else []),
+                        *([f"--seed {args.seed}"] if args.seed else []),
                         *([f"--name {args.name}"] if args.name else [])])
     if args.quick:
         line = (f"**Active learning** — SMOKE RUN ONLY (`--quick`: {p['demos']} demos, tiny model, {p['rounds']} round of {p['budget']} "
                 f"labelled steps, {p['eval_episodes']} eval episodes; checks the pipeline end to end in {seconds / 60:.1f} min, "
                 "measures nothing); the comparison is the **Active learning** line. `python benchmarks/active_learning.py --quick`")
     else:
-        line = (f"**Active learning** (pick_place seen, start: {p['demos']} demos + {p['start_steps']} training steps, "
+        line = (f"**Active learning**{f' (replicate, seed {args.seed})' if args.seed else ''} (pick_place seen, start: {p['demos']} demos + {p['start_steps']} training steps, "
                 f"{p['rounds']} rounds x {p['budget']} labelled steps, {p['train_steps']} fine-tuning steps per round (batch 64), "
                 f"{p['eval_episodes']} eval episodes): " + "; ".join(f"{st} {curve(loops[st])}" for st in strategies) + ". "
                 + f"Random's final {base_final:.0%}: " + "; ".join(reached(st, v["labels_to_reach_random_final"], base_labels) for st, v in per.items())
