@@ -126,14 +126,17 @@ def open_or_build(ds: Any, root: Path | None = None, progress: bool = True) -> F
             return FrameCache(path, meta)
     prune(path.parent)  # superseded and orphaned caches first: they are never read again
     with staging_dir(path) as tmp:
-        meta = {"format": FORMAT, "dataset": str(Path(ds.root).resolve()), "num_frames": ds.num_frames, "cameras": {}}
-        arrays = {}
-        total = sum(ds.num_frames * int(np.prod(ds.features[cam].shape)) for cam in ds.camera_keys)
+        shapes = {}  # camera -> (N, C, H, W)
         for cam in ds.camera_keys:
             h, w, c = ds.features[cam].shape
-            meta["cameras"][cam] = [ds.num_frames, c, h, w]
-            _reserve(tmp / f"{cam}.u8", ds.num_frames * c * h * w, Path(ds.root), total)
-            arrays[cam] = np.memmap(tmp / f"{cam}.u8", dtype=np.uint8, mode="r+", shape=(ds.num_frames, c, h, w))
+            shapes[cam] = (ds.num_frames, c, h, w)
+        meta = {"format": FORMAT, "dataset": str(Path(ds.root).resolve()), "num_frames": ds.num_frames,
+                "cameras": {cam: list(shape) for cam, shape in shapes.items()}}
+        total = sum(int(np.prod(shape)) for shape in shapes.values())
+        arrays = {}
+        for cam, shape in shapes.items():
+            _reserve(tmp / f"{cam}.u8", int(np.prod(shape)), Path(ds.root), total)
+            arrays[cam] = np.memmap(tmp / f"{cam}.u8", dtype=np.uint8, mode="r+", shape=shape)
         episodes = [int(e["episode_index"]) for e in ds.episode_meta]
         it: Any = episodes
         if progress:

@@ -282,15 +282,15 @@ def _cache(args: argparse.Namespace) -> int:
     from vlaforge.data.cache import default_cache_root, list_caches, prune
 
     root = default_cache_root()
-    entries = prune(root, everything=args.clear) if args.prune or args.clear else list_caches(root)
-    key = "removed" if args.prune or args.clear else "caches"
+    removing = args.prune or args.clear
+    entries = prune(root, everything=args.clear) if removing else list_caches(root)
     total = sum(e.nbytes for e in entries) / 2**30
     if args.json:
-        print(json.dumps({"root": str(root), key: [{"path": str(e.path), "dataset": e.dataset, "frames": e.num_frames,
+        print(json.dumps({"root": str(root), "removed" if removing else "caches": [{"path": str(e.path), "dataset": e.dataset, "frames": e.num_frames,
                                                        "gib": round(e.nbytes / 2**30, 3), "state": e.state} for e in entries],
                           "gib": round(total, 3)}, indent=2))
         return 0
-    t = Table(title=f"{'removed ' if key == 'removed' else ''}{len(entries)} frame caches, {total:.2f} GiB, at {root}")
+    t = Table(title=f"{'removed ' if removing else ''}{len(entries)} frame caches, {total:.2f} GiB, at {root}")
     for col in ("dataset", "frames", "GiB", "state"):
         t.add_column(col)
     for e in entries:
