@@ -16,8 +16,9 @@ from vlaforge.errors import ConfigError
 from vlaforge.eval.records import EpisodeRecord
 from vlaforge.eval.stats import mean_jerk
 from vlaforge.eval.suite import SEED_BASE, SEEDS_PER_SPLIT, EpisodeSpec, Suite
+from vlaforge.sim.env_cache import EnvCache
 
-_ENVS: dict[tuple, Any] = {}  # per-process env cache (building one costs ~0.3 s)
+_ENVS = EnvCache()  # per process (building one costs ~0.3 s; MT50 has 50 tasks of ~150 MB each)
 
 
 class MetaWorldSuite(Suite):
@@ -73,10 +74,8 @@ class MetaWorldSuite(Suite):
         from vlaforge.sim.metaworld.env import CAMERAS, MetaWorldEnv
 
         cams = tuple(cameras or CAMERAS)
-        key = (spec.family, spec.split, image_size, cams)
-        if key not in _ENVS:
-            _ENVS[key] = MetaWorldEnv(spec.family, split=spec.split, image_size=image_size, cameras=cams)
-        env = _ENVS[key]
+        env = _ENVS.get((spec.family, spec.split, image_size, cams),
+                        lambda: MetaWorldEnv(spec.family, split=spec.split, image_size=image_size, cameras=cams))
         obs, info = env.reset(seed=spec.seed)
         actor.reset()
         frames: list[np.ndarray] | None = [] if keep_frames else None

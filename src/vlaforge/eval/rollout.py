@@ -15,8 +15,9 @@ from vlaforge.eval.detect import DetectConfig, FailureDetector
 from vlaforge.eval.records import EpisodeRecord
 from vlaforge.eval.stats import mean_jerk
 from vlaforge.eval.suite import EpisodeSpec
+from vlaforge.sim.env_cache import EnvCache
 
-_ENVS: dict[tuple, Any] = {}  # per-process cache: building a MuJoCo env costs ~50 ms
+_ENVS = EnvCache()  # per process: building a MuJoCo env costs ~50 ms
 # Jerk is measured on the arm's motion: the gripper's 0/1 switches would dominate it, and a robot
 # standing still (a wait-then-act executor) would look smoother for adding zero-jerk steps.
 ARM = [0, 1, 2]  # dx, dy, dz of the tabletop action (dx, dy, dz, gripper)
@@ -32,12 +33,10 @@ class Actor(Protocol):
 
 def env_for(spec: EpisodeSpec, image_size: int = 96) -> Any:
     """A (cached) tabletop env for the spec's family, env split and perturbations."""
-    key = (spec.family, spec.env_split, spec.perturb, image_size)
-    if key not in _ENVS:
-        from vlaforge.sim.env import TabletopEnv
+    from vlaforge.sim.env import TabletopEnv
 
-        _ENVS[key] = TabletopEnv(family=spec.family, split=spec.env_split, image_size=image_size, perturb=list(spec.perturb))
-    return _ENVS[key]
+    return _ENVS.get((spec.family, spec.env_split, spec.perturb, image_size),
+                     lambda: TabletopEnv(family=spec.family, split=spec.env_split, image_size=image_size, perturb=list(spec.perturb)))
 
 
 def run_episode(actor: Actor, spec: EpisodeSpec, image_size: int = 96, keep_frames: bool = False,

@@ -17,21 +17,20 @@ import numpy as np
 
 from vlaforge.errors import ConfigError
 from vlaforge.jobs import LOCAL, Backend, run_jobs
+from vlaforge.sim.env_cache import EnvCache
 from vlaforge.sim.scene import MAX_DELTA
 from vlaforge.sim.tasks import TASKS, check_family, check_split
 
 NOISE_STREAM = 0xDA127  # `--action-noise` draws from rng([NOISE_STREAM, episode seed]): the same seed, the same noise
 
-_ENVS: dict[tuple, Any] = {}  # per-process env cache
+_ENVS = EnvCache()  # per process
 
 
 def _env(family: str, split: str, perturb: tuple[str, ...], image_size: int) -> Any:
-    key = (family, split, perturb, image_size)
-    if key not in _ENVS:
-        from vlaforge.sim.env import TabletopEnv
+    from vlaforge.sim.env import TabletopEnv
 
-        _ENVS[key] = TabletopEnv(family=family, split=split, image_size=image_size, perturb=list(perturb))
-    return _ENVS[key]
+    return _ENVS.get((family, split, perturb, image_size),
+                     lambda: TabletopEnv(family=family, split=split, image_size=image_size, perturb=list(perturb)))
 
 
 def segments(labels: list[str]) -> list[dict[str, Any]]:

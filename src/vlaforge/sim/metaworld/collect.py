@@ -16,17 +16,15 @@ import numpy as np
 
 from vlaforge.errors import ConfigError
 from vlaforge.jobs import LOCAL, Backend
+from vlaforge.sim.env_cache import EnvCache
 
-_ENVS: dict[tuple, Any] = {}  # per-process env cache
+_ENVS = EnvCache()  # per process (MT50 has 50 tasks of ~150 MB each)
 
 
 def _env(task: str, split: str, image_size: int, profile: str) -> Any:
-    key = (task, split, image_size, profile)
-    if key not in _ENVS:
-        from vlaforge.sim.metaworld.env import MetaWorldEnv
+    from vlaforge.sim.metaworld.env import MetaWorldEnv
 
-        _ENVS[key] = MetaWorldEnv(task, split=split, image_size=image_size, profile=profile)
-    return _ENVS[key]
+    return _ENVS.get((task, split, image_size, profile), lambda: MetaWorldEnv(task, split=split, image_size=image_size, profile=profile))
 
 
 def run_episode(task: str, seed: int, split: str = "seen", image_size: int = 96, profile: str = "fast") -> dict[str, Any]:
