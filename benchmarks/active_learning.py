@@ -65,7 +65,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--name", default="", help="result name (default active_learning, or active_learning_quick with --quick)")
     ap.add_argument("--strategies", default="uncertainty,random",
-                    help="loops to run: active strategies (uncertainty, dagger), each compared with the last one, random")
+                    help="loops to run: active strategies (uncertainty, dagger, mixed), each compared with the last one, random")
     ap.add_argument("--summarize", action="store_true",
                     help="re-report a finished run: read OUT/*/loop.json and the eval records, keep the recorded time and contention")
     ap.add_argument("--seed", type=int, default=0,

@@ -197,7 +197,7 @@ def _loop(ds_path, ck, out, strategy):
     return run_loop(cfg, progress=lambda _: None, show_bars=False)
 
 
-@pytest.mark.parametrize("strategy", ["uncertainty", "random"])
+@pytest.mark.parametrize("strategy", ["uncertainty", "mixed", "random"])
 def test_loop_records_are_consistent_with_the_versions_it_wrote(labelled_dataset, flow_policy, tmp_path, strategy):
     src = tmp_path / "pp"
     shutil.copytree(labelled_dataset, src)
@@ -216,7 +216,13 @@ def test_loop_records_are_consistent_with_the_versions_it_wrote(labelled_dataset
     assert r1["eval"]["n"] == 1 and 0.0 <= r1["eval"]["ci95"][0] <= r1["eval"]["ci95"][1] <= 1.0
     assert (tmp_path / "loop" / "loop.svg").read_text().lstrip().startswith(("<?xml", "<svg"))
     has_queue = (open_dataset(r1["dataset"]).root / QUEUE_PATH).exists()
-    assert has_queue == (strategy == "uncertainty")
+    assert has_queue == (strategy != "random")
+    new = open_dataset(r1["dataset"])
+    added = [(new.flags(e)["source"], len(new.episode(e, cameras=False)["action"])) for e in range(r0["episodes"], r1["episodes"])]
+    if strategy == "mixed":  # dagger corrections for at most half the budget, fresh expert episodes for the rest
+        assert {src for src, _ in added} <= {"active-learning", "fresh"}
+        assert r1["mined"]["fresh_episodes"] == sum(src == "fresh" for src, _ in added) >= 1
+        assert sum(n for src, n in added if src == "active-learning") <= 20 and sum(n for _, n in added) == 40
     with pytest.raises(ConfigError, match="already holds a loop"):
         _loop(src, ck, tmp_path / "loop", strategy)
 

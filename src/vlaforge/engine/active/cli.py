@@ -38,7 +38,8 @@ def add_loop_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--rounds", type=int, default=3, help="rounds after the starting point (default 3)")
     p.add_argument("--budget", type=int, default=500, help="labelled steps added per round (default 500)")
     p.add_argument("--strategy", choices=STRATEGIES, default="uncertainty", help="uncertainty (expert corrections from mined moments), dagger (the same, plus the "
-                   f"{PREFIX_STEPS} visited states before each moment relabelled by the expert) or random (fresh expert episodes, the baseline)")
+                   f"{PREFIX_STEPS} visited states before each moment relabelled by the expert), mixed (dagger for half the budget, fresh expert "
+                   "episodes for the rest) or random (fresh expert episodes, the baseline)")
     p.add_argument("--init", default="", metavar="RUN", help="starting checkpoint or run dir (default: train one on --dataset first)")
     p.add_argument("--ensemble", action="append", default=[], metavar="RUN", help="another checkpoint for ensemble disagreement (repeatable)")
     p.add_argument("--uncertainty", choices=METHODS, default="auto", help="measure (auto: ensemble if given, else the head's own)")

@@ -110,8 +110,8 @@ def corrections(visits: Sequence[Visit], moments: Sequence[Moment], budget: int,
 
 
 def fresh_episodes(family: str, budget: int, image_size: int, round_: int, split: str = "seen",
-                   on_episode: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
-    """The random baseline: expert episodes from new scenes until `budget` labelled steps are spent."""
+                   on_episode: Callable[[dict[str, Any]], None] | None = None, source: str = "random-baseline") -> list[dict[str, Any]]:
+    """The random baseline: expert episodes from new scenes until `budget` labelled steps are spent (flagged `source`)."""
     from vlaforge.sim.collect import run_episode
 
     out, spent, k = [], 0, 0
@@ -123,7 +123,7 @@ def fresh_episodes(family: str, budget: int, image_size: int, round_: int, split
         ep = run_episode(family, seed, split, (), image_size)
         if not ep["flags"]["success"]:
             continue
-        flags = {**ep["flags"], "source": "random-baseline", "round": round_, "start_step": 0}
+        flags = {**ep["flags"], "source": source, "round": round_, "start_step": 0}
         e = _episode(ep["data"], ep["task"], ep["subtasks"], budget - spent, flags)
         spent += len(e["data"]["action"])
         out.append(e)

@@ -9,7 +9,8 @@ OUT/
 Round 0 is the starting policy (`init`, or one trained on the dataset) evaluated. Each later round adds
 `budget` labelled steps: with strategy "uncertainty", expert corrections from the mined moments of the
 current policy; with "dagger", the same, each preceded by the visited states before its moment relabelled by the
-expert (`vlaforge.engine.active.correct.dagger_from`); with "random", fresh expert episodes (the baseline). With labeler "people" a round only
+expert (`vlaforge.engine.active.correct.dagger_from`); with "mixed", dagger corrections for half the budget and fresh
+expert episodes for the rest; with "random", fresh expert episodes (the baseline). With labeler "people" a round only
 writes the review queue into a new version (no labels, no retraining) and the loop stops there.
 """
 
@@ -23,7 +24,7 @@ from typing import Any, Callable
 
 from vlaforge.errors import ConfigError, DatasetError
 
-STRATEGIES = ("uncertainty", "dagger", "random")
+STRATEGIES = ("uncertainty", "dagger", "mixed", "random")
 RETRAIN = ("finetune", "scratch")
 LABELERS = ("expert", "people")
 
@@ -166,10 +167,14 @@ def _label(cfg: LoopConfig, ckpt: str, r: int, image_size: int, rdir: Path,
         items = [_unlabelled_item(visits[m.rollout], m) for m in moments[: cfg.queue_size]]
         new: list[dict[str, Any]] = []
     else:
-        new, items = corrections(visits, moments, cfg.budget, image_size, r, prefix=PREFIX_STEPS if cfg.strategy == "dagger" else 0)
+        share = cfg.budget // 2 if cfg.strategy == "mixed" else cfg.budget
+        new, items = corrections(visits, moments, share, image_size, r, prefix=0 if cfg.strategy == "uncertainty" else PREFIX_STEPS)
+        if cfg.strategy == "mixed":  # the rest of the budget (more if the moments ran out) as whole expert episodes
+            new += fresh_episodes(cfg.family, cfg.budget - sum(len(e["data"]["action"]) for e in new), image_size, r, source="fresh")
     queue = make_queue(items, r, ckpt, method, cfg.labeler)
     mined = {"strategy": cfg.strategy, "uncertainty": method, "rollouts": len(visits), "rollout_success": sum(v.success for v in visits),
              "moments_ranked": len(moments), "moments_used": len(items), "episodes": len(new),
+             "fresh_episodes": sum(e["flags"]["source"] == "fresh" for e in new),
              "kinds": {k: sum(it["kind"] == k for it in items) for k in sorted({it["kind"] for it in items})}}
     rdir.mkdir(parents=True, exist_ok=True)
     atomic_write_json(rdir / "mined.json", {**mined, "visits": [v.summary() for v in visits],
