@@ -101,7 +101,7 @@ def main() -> None:
                   + "(" + ", ".join(f"{f} {r['rate']:.0%}" for f, r in bs["by_family"].get("seen", {}).items()) + "); this run won "
                   f"{tests['all']['b_only']} episodes and lost {tests['all']['a_only']} (McNemar {p_text(tests['all']['p_value'])}).")
     steps, minutes = sum(r["steps"] for r in chain), sum(r["minutes"] for r in chain)
-    stages = "; then ".join(f"{r['steps']:,} steps on {r['episodes']} episodes ({r['minutes']:.1f} min, threads {r['threads']}"
+    stages = "; then ".join(f"{r['steps']:,} steps of batch {r['batch_size']} on {r['episodes']} episodes ({r['minutes']:.1f} min, threads {r['threads']}"
                             + (f", other work {r['other_cores']:.2f} cores" if r["other_cores"] is not None else "") + ")" for r in chain)
     parts = [f"{k} {v['rate']:.0%} {interval_text(v)}" for k, v in splits.items()]
     per_family = (" Seen per family: " + ", ".join(f"{f} {r['rate']:.0%} {interval_text(r)}" for f, r in fams.items())
