@@ -34,18 +34,14 @@ class LRU(Generic[K, V]):
         self._items.move_to_end(key)
         return self._items[key]
 
-    def put(self, key: K, value: V) -> list[tuple[K, V]]:
-        """Store `key` as the newest entry; return the (key, value) pairs evicted to make room."""
+    def put(self, key: K, value: V) -> list[K]:
+        """Store `key` as the newest entry; return the keys evicted to make room."""
         self._items[key] = value
         self._items.move_to_end(key)
         evicted = []
         while len(self._items) > self.max_size:
-            evicted.append(self._items.popitem(last=False))
+            evicted.append(self._items.popitem(last=False)[0])
         return evicted
-
-    def items(self) -> list[tuple[K, V]]:
-        """(key, value) pairs, oldest first."""
-        return list(self._items.items())
 
     def __contains__(self, key: object) -> bool:
         return key in self._items

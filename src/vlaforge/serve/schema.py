@@ -99,7 +99,7 @@ class TorchPredictor:
         out = self.policy.predict_batch(observations, instructions)  # type: ignore[attr-defined]
         cache = self._text_cache()
         for text in instructions:
-            for old, _ in self.recent.put(text, None):
+            for old in self.recent.put(text, None):
                 cache.pop(old, None)
         return out
 
