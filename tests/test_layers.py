@@ -15,7 +15,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 PKG = SRC / "vlaforge"
 ORDER = ("config", "data", "sim", "models", "control", "train", "serve", "eval", "engine", "ui", "cli")
 # Top-level modules outside the area folders: the shared base below everything, or the entry points on top.
-BASE = {"vlaforge", "vlaforge.config", "vlaforge.errors", "vlaforge.io", "vlaforge.jobs", "vlaforge.lazy", "vlaforge.plots",
+BASE = {"vlaforge", "vlaforge.config", "vlaforge.errors", "vlaforge.io", "vlaforge.jobs", "vlaforge.lazy", "vlaforge.lru", "vlaforge.plots",
         "vlaforge.registry", "vlaforge.runtime"}
 TOP = {"vlaforge.cli", "vlaforge.__main__", "vlaforge.demo"}
 # (module, imported module) arrows against the order that are allowed, each with its reason. None today.

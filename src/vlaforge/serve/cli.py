@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Mapping
 
 TOKEN_ENV = "VLAFORGE_TOKEN"
-DEFAULT_CACHE = 4096  # = vlaforge.serve.lru.DEFAULT_SIZE, kept here so `serve --help` imports nothing heavy
+DEFAULT_CACHE = 4096  # = vlaforge.lru.DEFAULT_SIZE, kept here so `serve --help` imports nothing heavy
 
 
 def register(parser: argparse.ArgumentParser) -> None:

@@ -8,7 +8,7 @@ import numpy as np
 
 from vlaforge.errors import CheckpointError
 from vlaforge.serve.export import read_meta
-from vlaforge.serve.lru import DEFAULT_SIZE, LRU
+from vlaforge.lru import DEFAULT_SIZE, LRU
 from vlaforge.serve.schema import PolicySpec, zero_observation
 
 

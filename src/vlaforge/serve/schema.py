@@ -84,11 +84,11 @@ class TorchPredictor:
     """Serves a PyTorch VLAPolicy (one torch thread pool; batches are one forward pass).
 
     The policy's text embedder caches every string it sees; the server keeps only the
-    `instruction_cache` most recently used instructions there (see `vlaforge.serve.lru`).
+    `instruction_cache` most recently used instructions there (see `vlaforge.lru`).
     """
 
     def __init__(self, policy: object, instruction_cache: int | None = None):
-        from vlaforge.serve.lru import DEFAULT_SIZE, LRU
+        from vlaforge.lru import DEFAULT_SIZE, LRU
 
         self.policy = policy
         self.spec = spec_of(policy)
@@ -99,7 +99,7 @@ class TorchPredictor:
         out = self.policy.predict_batch(observations, instructions)  # type: ignore[attr-defined]
         cache = self._text_cache()
         for text in instructions:
-            for old in self.recent.put(text, None):
+            for old, _ in self.recent.put(text, None):
                 cache.pop(old, None)
         return out
 

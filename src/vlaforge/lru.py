@@ -1,4 +1,4 @@
-"""A bounded least-recently-used map: the server's per-instruction language cache cannot grow without end.
+"""A bounded least-recently-used map: the server's per-instruction language cache and the simulators' env cache cannot grow without end.
 
 Clients choose instruction strings, so a cache keyed by them is a memory leak a client controls.
 `functools.lru_cache` caches a function, not a table we also prefill and evict from by hand, so this
@@ -34,14 +34,18 @@ class LRU(Generic[K, V]):
         self._items.move_to_end(key)
         return self._items[key]
 
-    def put(self, key: K, value: V) -> list[K]:
-        """Store `key` as the newest entry; return the keys evicted to make room."""
+    def put(self, key: K, value: V) -> list[tuple[K, V]]:
+        """Store `key` as the newest entry; return the (key, value) pairs evicted to make room."""
         self._items[key] = value
         self._items.move_to_end(key)
         evicted = []
         while len(self._items) > self.max_size:
-            evicted.append(self._items.popitem(last=False)[0])
+            evicted.append(self._items.popitem(last=False))
         return evicted
+
+    def items(self) -> list[tuple[K, V]]:
+        """(key, value) pairs, oldest first."""
+        return list(self._items.items())
 
     def __contains__(self, key: object) -> bool:
         return key in self._items
