@@ -23,7 +23,7 @@ class LRU(Generic[K, V]):
 
     def __init__(self, max_size: int = DEFAULT_SIZE):
         if not isinstance(max_size, int) or isinstance(max_size, bool) or max_size < 1:
-            raise ConfigError(f"instruction cache size must be an integer >= 1 (--instruction-cache); got {max_size!r}")
+            raise ConfigError(f"a cache size must be an integer >= 1 (e.g. `vlaforge serve --instruction-cache N`); got {max_size!r}")
         self.max_size = max_size
         self._items: collections.OrderedDict[K, V] = collections.OrderedDict()
 

@@ -170,3 +170,15 @@ def test_another_robots_data_trains_without_the_tabletop_grounding_weights(tmp_p
     assert fit_grounding(own, ds, say=lambda _: None).model.grounding is True
     tabletop = open_dataset(make_sample_dataset(tmp_path / "s", episodes=1, length=8, image_size=48))
     assert fit_grounding(dataclasses.replace(cfg, dataset=str(tabletop.root)), tabletop, say=lambda _: None).model.grounding is True
+
+
+def test_a_continuation_says_what_it_changes_from_its_init_run(tiny_dataset, tmp_path, capsys):
+    """--train.init starts from another run's weights with this run's recipe: a different batch or peak LR is said, not silent."""
+    first = train(_cfg(tiny_dataset, steps=4, save_every=4), tmp_path / "first", progress=False)
+    capsys.readouterr()
+    train(_cfg(tiny_dataset, steps=2, batch_size=4, lr=1e-4, init=str(first)), tmp_path / "second", progress=False)
+    out = capsys.readouterr().out
+    assert "trained at batch 8; this run uses 4 (--train.batch_size 8 keeps its recipe)" in out
+    assert "peaked at lr 0.0003; this run warms up to 0.0001" in out
+    train(_cfg(tiny_dataset, steps=2, init=str(first / "checkpoints" / "last")), tmp_path / "same", progress=False)
+    assert "note: --train.init" not in capsys.readouterr().out  # same recipe (a checkpoint dir finds its run's config too)

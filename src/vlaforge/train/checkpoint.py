@@ -103,3 +103,29 @@ def init_weights(policy: torch.nn.Module, source: str | Path) -> Path:
         raise CheckpointError(f"--train.init {d} does not fit this model config: missing {missing[:5]}, unexpected {unexpected[:5]}; "
                               "fine-tune with the model config the checkpoint was trained with")
     return d
+
+
+def init_recipe_notes(source: str | Path, batch_size: int, lr: float) -> list[str]:
+    """What a `--train.init` continuation changes from the run that wrote its weights (batch size, peak LR), one line each.
+
+    A continuation takes this run's recipe, not the init run's: `vlaforge train`'s default batch (32) silently halves a
+    `vlaforge demo` run's (64), and the schedule restarts its warmup and cosine at `--train.lr`. Empty when the init is a
+    bare checkpoint (no run config beside it) or nothing differs.
+    """
+    import json
+
+    from vlaforge.models.policy import resolve_checkpoint
+
+    run_cfg = resolve_checkpoint(source).parent.parent / "config.json"
+    try:
+        theirs = json.loads(run_cfg.read_text())["train"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    notes = []
+    if isinstance(theirs.get("batch_size"), int) and theirs["batch_size"] != batch_size:
+        notes.append(f"--train.init {source} was trained at batch {theirs['batch_size']}; this run uses {batch_size} "
+                     f"(--train.batch_size {theirs['batch_size']} keeps its recipe)")
+    if isinstance(theirs.get("lr"), (int, float)) and theirs["lr"] != lr:
+        notes.append(f"--train.init {source} peaked at lr {theirs['lr']:g}; this run warms up to {lr:g} and decays from there")
+    return notes
+

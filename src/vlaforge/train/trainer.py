@@ -204,6 +204,9 @@ def train(
     policy = build_policy(mcfg, ds).to(device)
     if cfg.init and not resume:
         ckpt.init_weights(policy, cfg.init)
+        if info.is_main:
+            for note in ckpt.init_recipe_notes(cfg.init, cfg.batch_size, cfg.lr):
+                print(f"note: {note}")
     if info.is_main:
         # Rank 0 builds the frame cache; the others wait and then open it.
         td = TrainingDataset(ds, n_obs=mcfg.n_obs, chunk=mcfg.chunk, episodes=train_eps)
