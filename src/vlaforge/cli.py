@@ -18,7 +18,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "data": ("vlaforge.data.cli", "create, inspect, check, convert, import (robomimic/LIBERO HDF5, RLDS) and edit LeRobot v3.0 datasets"),
     "bench": ("vlaforge.serve.bench", "measure: `bench latency RUN` (PyTorch vs ONNX fp32 vs ONNX int8, wall and CPU time)"),
     "engine": ("vlaforge.engine.cli", "data engine: `engine health` (what a policy would learn wrong), `engine augment` (time-consistent, action-aware), "
-               "`engine annotate`/`review` (subtasks, suggested instructions), `engine loop` (active learning)"),
+               "`engine annotate`/`review` (subtasks, suggested instructions), `engine loop` (active learning), "
+               "`engine reground` (fine-tune a policy's grounding on its own rollouts' states)"),
     "eval": ("vlaforge.eval.cli", "evaluate a checkpoint on the tabletop or Meta-World suite (splits, perturbations, intervals, report); compare two evals"),
     "export": ("vlaforge.serve.export_cli", "export a policy to ONNX (fp32 or int8) with a parity check against PyTorch"),
     "pretrain": ("vlaforge.train.pretrain_cli", "stage-1 pretraining: `pretrain grounding` (find the named object and its goal in sim frames)"),
