@@ -39,19 +39,19 @@ class GroundingSpy:
         import torch
 
         from vlaforge.sim.scene import N_OBJECTS
-        from vlaforge.sim.tasks import steps_of
+        from vlaforge.sim.tasks import current_move, steps_of
 
         env, policy = self.env_for(self.spec), self.actor.policy
-        family, moves = env.task_family, steps_of(env.task)
-        todo = family.order_moves(env, [(i, t) for i, t in moves if not family.move_done(env, i, t)])
-        if todo:
+        move = current_move(env)
+        if move is not None:
             with torch.no_grad():
                 images = {c: torch.from_numpy(obs[c]).permute(2, 0, 1)[None, None] for c in policy.cameras}  # (1, 1, 3, H, W)
                 xyz = policy.ground(images, policy.embed_text([instruction]))["xyz"][0, 0].numpy()  # (3,) target keypoint
             objs = np.stack([env.obj_pos(k) for k in range(N_OBJECTS)])  # (M, 3)
-            want = todo[0][0]
+            want = move[0]
             nearest = int(np.argmin(np.linalg.norm(objs[:, :2] - xyz[:2], axis=1)))
-            self.steps.append((len(moves) - len(todo), nearest == want, float(np.linalg.norm(objs[want] - xyz) * 100)))
+            done = int(sum(bool(env.task_family.move_done(env, i, t)) for i, t in steps_of(env.task)))  # moves finished so far
+            self.steps.append((done, nearest == want, float(np.linalg.norm(objs[want] - xyz) * 100)))
         return self.actor(obs, instruction)
 
     def moves(self) -> list[dict[str, Any]]:

@@ -71,14 +71,13 @@ class _Recorder:
     def __call__(self, obs: dict[str, np.ndarray], instruction: str) -> np.ndarray:
         from vlaforge.eval.rollout import env_for
         from vlaforge.sim.labels import scene_labels
-        from vlaforge.sim.tasks import steps_of
+        from vlaforge.sim.tasks import current_move
 
         if self.t % self.every == 0:
             env = env_for(self.spec, self.image_size)
-            family, moves = env.task_family, steps_of(env.task)
-            todo = family.order_moves(env, [(i, t) for i, t in moves if not family.move_done(env, i, t)])
-            if todo:
-                labels = scene_labels(env, todo[0])
+            move = current_move(env)
+            if move is not None:
+                labels = scene_labels(env, move)
                 self.frames.append(np.asarray(obs[self.camera]).copy())  # (H, W, 3) uint8
                 self.texts.append(instruction)
                 for k in LABELS:

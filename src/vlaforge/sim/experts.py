@@ -15,6 +15,7 @@ import numpy as np
 
 from vlaforge.sim.env import TabletopEnv
 from vlaforge.sim.families.base import SAFE_Z, toward
+from vlaforge.sim.tasks import current_move
 
 
 class Expert:
@@ -37,11 +38,10 @@ class Expert:
 
     def _act(self, env: TabletopEnv) -> tuple[str, np.ndarray]:
         family = env.task_family
-        moves = family.moves(env.task)
-        todo = family.order_moves(env, [(i, t) for i, t in moves if not family.move_done(env, i, t)])
-        self.move = todo[0] if todo else (self.move or moves[-1])
-        if todo:
-            return family.plan(self, env, *todo[0])
+        move = current_move(env)
+        self.move = move or self.move or family.moves(env.task)[-1]
+        if move:
+            return family.plan(self, env, *move)
         hp = env.hand_pos()
         if env.grip_cmd > 0.5 and family.grasps:  # placed but still holding: open in place
             return "release", toward(env, hp, 0.0)

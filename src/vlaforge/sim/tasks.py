@@ -51,3 +51,10 @@ def sample_task(family: str, split: str, rng: random.Random) -> dict[str, Any]:
 def steps_of(task: dict[str, Any]) -> list[Move]:
     """The task as a list of (object index, target) moves, in order."""
     return get_family(task["family"]).moves(task)
+
+
+def current_move(env: Any) -> Move | None:
+    """The move the scripted expert works on in `env`'s state: the first not done, in the family's order (None when all are)."""
+    family = env.task_family
+    todo = family.order_moves(env, [(i, t) for i, t in steps_of(env.task) if not family.move_done(env, i, t)])
+    return todo[0] if todo else None
