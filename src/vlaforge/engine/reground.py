@@ -120,6 +120,7 @@ def reground(run: str | Path, dataset: str | Path, out: str | Path, cfg: Regroun
     from vlaforge.data.reader import open_dataset
     from vlaforge.io import atomic_write_json, staging_dir
     from vlaforge.models import load_policy
+    from vlaforge.models.checkpoint import run_config
     from vlaforge.models.encoders.grounding import current_labels, grounding_loss, label_targets
     from vlaforge.models.encoders.language import shared_embedder
     from vlaforge.sim.tasks import parse_families
@@ -134,10 +135,11 @@ def reground(run: str | Path, dataset: str | Path, out: str | Path, cfg: Regroun
     if policy.grounding is None:
         raise CheckpointError(f"{run} has no grounding module (--model.grounding false): nothing to re-ground")
     camera = policy.cameras[policy.ground_cam]
+    cam_name = camera.removeprefix("observation.images.")
     ds = open_dataset(dataset)
     train_eps, val_eps = split_episodes([int(e["episode_index"]) for e in ds.episode_meta], 0.1, cfg.seed)
-    demo = label_frames(ds, camera.removeprefix("observation.images."), train_eps)  # refuses data without label.* features
-    held_out = label_frames(ds, camera.removeprefix("observation.images."), val_eps) if val_eps else None
+    demo = label_frames(ds, cam_name, train_eps)  # refuses data without label.* features
+    held_out = label_frames(ds, cam_name, val_eps) if val_eps else None
     net = policy.grounding
     params = [p for n, p in net.named_parameters() if n.startswith(TRAINED)]
     for n, p in net.named_parameters():
@@ -149,22 +151,21 @@ def reground(run: str | Path, dataset: str | Path, out: str | Path, cfg: Regroun
     t0 = time.perf_counter()
     rows: list[dict[str, Any]] = []
     rounds: list[dict[str, Any]] = []
-    pool: list[dict[str, Any]] = []  # every round's rollout frames (DAgger keeps them all)
+    pool: dict[str, Any] = {}  # every round's rollout frames so far (DAgger keeps them all)
     step = 0
     for r in range(cfg.rounds):
         if progress:
             print(f"round {r + 1}/{cfg.rounds}: {cfg.rollouts} rollouts per family of {', '.join(families)}", flush=True)
         net.eval()
         batch, success = rollout_frames(policy, families, cfg.rollouts, SEED_BASE + 100_000 * r, cfg.every, progress)
-        pool.append(batch)
-        frames = {k: torch.cat([b[k] for b in pool]) for k in (camera, *LABELS)}
-        texts = [t for b in pool for t in b["task"]]
+        pool = batch if not pool else {k: pool[k] + batch[k] if k == "task" else torch.cat([pool[k], batch[k]]) for k in pool}
+        texts = pool["task"]
         rounds.append({"round": r, "rollouts": len(success), "rollout_success": round(sum(success) / len(success), 3),
                        "frames": len(texts)})
         net.train()
         for _ in range(cfg.steps):
             ix = rng.integers(0, len(texts), half)
-            mine = {camera: frames[camera][ix], "task": [texts[i] for i in ix], **{k: frames[k][ix] for k in LABELS}}
+            mine = {camera: pool[camera][ix], "task": [texts[i] for i in ix], **{k: pool[k][ix] for k in LABELS}}
             theirs = demo.__getitems__(rng.integers(0, len(demo), cfg.batch_size - half).tolist())
             loss = 0.0
             for b, w in ((mine, half), (theirs, cfg.batch_size - half)):
@@ -182,11 +183,11 @@ def reground(run: str | Path, dataset: str | Path, out: str | Path, cfg: Regroun
                              "threads": torch.get_num_threads()})
         net.eval()
         if held_out is not None:
-            rounds[-1]["heldout_demo_frames"] = {k: round(v, 4) for k, v in evaluate_grounding(net, held_out, camera.removeprefix("observation.images.")).items()}
+            rounds[-1]["heldout_demo_frames"] = {k: round(v, 4) for k, v in evaluate_grounding(net, held_out, cam_name).items()}
         if progress:
             print(f"  {json.dumps(rounds[-1])}", flush=True)
     net.requires_grad_(False)
-    source_cfg = json.loads((Path(run) / "config.json").read_text()) if (Path(run) / "config.json").exists() else {}
+    source_cfg = run_config(run)  # also found when `run` is a checkpoint inside a run
     recipe = {"source": str(run), "dataset": str(dataset), **dataclasses.asdict(cfg), "trained": list(TRAINED), "rounds_done": rounds,
               "minutes": round((time.perf_counter() - t0) / 60, 2)}
     with staging_dir(out) as tmp:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from vlaforge.errors import CheckpointError
 
@@ -41,6 +41,18 @@ def resolve_checkpoint(path: str | Path) -> Path:
     if any((p / f).exists() for f in CHECKPOINT_FILES):
         return p
     raise CheckpointError(f"{p} is neither a checkpoint (model.safetensors) nor a run directory (checkpoints/)")
+
+
+def run_config(path: str | Path) -> dict[str, Any]:
+    """The run config (RUN/config.json: dataset, model, train) of a run dir or of a checkpoint inside one; {} where there is
+    none (a bare checkpoint) or it cannot be read."""
+    import json
+
+    try:
+        cfg = json.loads((resolve_checkpoint(path).parent.parent / "config.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return cfg if isinstance(cfg, dict) else {}
 
 
 @contextlib.contextmanager

@@ -112,14 +112,10 @@ def init_recipe_notes(source: str | Path, batch_size: int, lr: float) -> list[st
     `vlaforge demo` run's (64), and the schedule restarts its warmup and cosine at `--train.lr`. Empty when the init is a
     bare checkpoint (no run config beside it) or nothing differs.
     """
-    import json
+    from vlaforge.models.checkpoint import run_config
 
-    from vlaforge.models.policy import resolve_checkpoint
-
-    run_cfg = resolve_checkpoint(source).parent.parent / "config.json"
-    try:
-        theirs = json.loads(run_cfg.read_text())["train"]
-    except (OSError, ValueError, KeyError, TypeError):
+    theirs = run_config(source).get("train")
+    if not isinstance(theirs, dict):
         return []
     notes = []
     if isinstance(theirs.get("batch_size"), int) and theirs["batch_size"] != batch_size:
