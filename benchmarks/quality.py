@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import Contention, save  # noqa: E402
+from common import Contention, machine, save  # noqa: E402
 
 TARGETS = {"seen": 0.9, "heldout-wording": 0.8, "heldout-combos": 0.8, "perturbed": 0.7}
 RECOVERY_TARGET = 0.6
@@ -66,10 +66,14 @@ def main() -> None:
     result["seen_by_family"] = fams
     busy = f" Other work used {contention['other_cores']:.2f} of {contention['cores']} cores on average." if contention else ""
     how = f"`vlaforge demo {' '.join(demo_args)}`" if demo_args else "`vlaforge demo` defaults"
+    import torch  # the trainer's device "auto" rule: the GPU when torch sees one
+
+    cores = machine()["cores"]
+    where = f"on an {torch.cuda.get_device_name(0)} GPU and {cores} CPU cores" if torch.cuda.is_available() else f"on {cores} CPU cores"
     model = json.loads((Path(res["train"]["run"]) / "config.json").read_text())["model"]
     result["model"] = {"encoder": model["encoder"], "head": model["head"]}
     doc = (f"**Quality{' (' + args.name + ')' if args.name != 'quality' else ''}** ({how}: {res['data']['episodes']} expert episodes of {', '.join(lineage['tasks'])}, default {model['encoder']}+{model['head']} policy, "
-           f"{res['train']['steps']} steps in {res['train']['minutes']:.1f} min on 2 CPU cores, {splits['seen']['n'] // len(lineage['tasks'])} eval episodes per family and split): "
+           f"{res['train']['steps']} steps in {res['train']['minutes']:.1f} min {where}, {splits['seen']['n'] // len(lineage['tasks'])} eval episodes per family and split): "
            + "; ".join(parts) + (f"; recovery {summary['recovery']['rate'] or 0:.0%} of {summary['recovery']['n']}" if "perturbed" in splits else "")
            + f". Targets >= 90% seen / 80% held-out wording and combos / 70% perturbed / recovery 60% (for the splits run): "
            f"{'met' if len(met) == len(targets) and rec_ok else 'not met' + (' (met: ' + ', '.join(met + ['recovery'] * (rec_ok and 'perturbed' in splits)) + ')' if met or (rec_ok and 'perturbed' in splits) else '')}."
