@@ -8,6 +8,8 @@ import os
 import torch
 import torch.distributed as dist
 
+from vlaforge.errors import ConfigError
+
 
 @dataclasses.dataclass(frozen=True)
 class DistInfo:
@@ -29,9 +31,12 @@ def init(device: torch.device) -> DistInfo:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return DistInfo()
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", str(world)))
+    if device.type == "cuda" and device.index is None and local_world > torch.cuda.device_count():
+        raise ConfigError(f"{local_world} processes on this machine but {torch.cuda.device_count()} GPU(s): each process takes the GPU "
+                          f"of its LOCAL_RANK; use --nproc_per_node {torch.cuda.device_count()} or --train.device cpu")
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
-    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", str(dist.get_world_size())))
     return DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")), local_world)
 
 
@@ -39,15 +44,6 @@ def shutdown() -> None:
     """Leave the process group if we joined one."""
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
-
-
-def all_reduce_mean(x: torch.Tensor, info: DistInfo) -> torch.Tensor:
-    """Average a tensor over ranks (identity for one process)."""
-    if info.world > 1:
-        x = x.clone()
-        dist.all_reduce(x)
-        x /= info.world
-    return x
 
 
 def broadcast_object(obj: object, info: DistInfo) -> object:
