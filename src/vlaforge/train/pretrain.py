@@ -51,7 +51,8 @@ def evaluate_grounding(net: GroundingNet, td: TrainingDataset, camera: str, n: i
     outs, labs = [], []
     for i in range(0, len(idx), batch):
         b = td.__getitems__(idx[i : i + batch].tolist())
-        outs.append(net(b[f"observation.images.{camera}"][:, 0].to(dev), text.features(b["task"]).to(dev)))
+        o = net(b[f"observation.images.{camera}"][:, 0].to(dev), text.features(b["task"]).to(dev))
+        outs.append({k: o[k].float().cpu() for k in ("uv", "xyz")})  # beside the labels, which stay on the CPU
         labs.append(current_labels(b))
     net.train(was)
     cat = {k: torch.cat([o[k] for o in outs]) for k in ("uv", "xyz")}
