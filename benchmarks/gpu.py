@@ -2,7 +2,7 @@
 
 Needs a CUDA device (stops with a clear message without one). In one run, on one machine:
 1. `vlaforge train` end to end on the GPU (bf16 autocast), 300 steps: the losses must be finite and the checkpoint must load
-   on the CPU (tests/train/test_kill_resume.py checks resuming, on whatever device the tests find).
+   on the CPU (resuming is tested on CPU, where it is bit-exact: tests/train/test_kill_resume.py).
 2. Agreement: that checkpoint's chunks for the same 32 dataset observations on the CPU and on the GPU (max |difference|
    in the action's own units), and one batch's training loss in fp32 on the CPU vs bf16 autocast on the GPU.
 3. Training samples/s of benchmarks/train.py's step (frame cache, frozen keypoints, AdamW, EMA), GPU and CPU interleaved
@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from common import Contention, save
-from train import samples_per_s
+from train import ACT_LAYOUT, samples_per_s
 from vlaforge.data import open_dataset
 from vlaforge.data.loader import TrainingDataset
 from vlaforge.data.sample import make_sample_dataset
@@ -60,9 +60,7 @@ def latency_ms(policy, obs: list[dict[str, np.ndarray]], tasks: list[str], n: in
     for i in range(n + 5):
         policy.reset()
         t = time.perf_counter()
-        policy.predict_chunk(obs[i % len(obs)], tasks[i % len(tasks)])
-        if policy.device.type == "cuda":
-            torch.cuda.synchronize()  # predict_chunk returns numpy, so this only guards against a lazy copy
+        policy.predict_chunk(obs[i % len(obs)], tasks[i % len(tasks)])  # returns numpy: the GPU's work is done
         times.append((time.perf_counter() - t) * 1000)
     return statistics.median(times[5:])
 
@@ -102,7 +100,8 @@ def main() -> None:
         run = Path(tmp) / "run"
         rows = train_cli(path, run, 300, dev)
         losses = [r["loss"] for r in rows if "loss" in r]
-        res["train_cli"] = {"steps": max(r.get("step", 0) for r in rows), "losses": losses, "finite": bool(np.isfinite(losses).all())}
+        res["train_cli"] = {"device": dev, "steps": max(r.get("step", 0) for r in rows), "losses": losses,
+                            "finite": bool(np.isfinite(losses).all())}
 
         obs, tasks = observations(ds, td, 32)
         on_cpu, on_gpu = load_policy(run, "cpu"), load_policy(run, dev)
@@ -116,7 +115,7 @@ def main() -> None:
         torch.set_num_threads(cores)
 
         models = {"default": (PolicyConfig(), [64, 256]),
-                  "ACT layout (width 512, 4+1 blocks)": (PolicyConfig(head="chunk", width=512, depth=4, head_depth=1, n_heads=8), [64])}
+                  "ACT layout (width 512, 4+1 blocks)": (ACT_LAYOUT, [64])}
         speed = {}
         for name, (cfg, batches) in models.items():
             for batch in batches:
@@ -129,7 +128,6 @@ def main() -> None:
     res["contention"] = c.record()
     tput = "; ".join(f"{k}: {v['gpu']:.0f} vs {v['cpu']:.0f} ({v['gpu'] / v['cpu']:.1f}x)" for k, v in speed.items())
     lat = res["latency_ms"]
-    res["train_cli"]["device"] = dev
     line = (f"**CUDA check** ({gpu}, CUDA {torch.version.cuda}, torch {torch.__version__}, {cores} CPU cores; sample dataset, 2 cams "
             f"96x96, chunk 16): `vlaforge train` on the GPU (bf16 autocast), {res['train_cli']['steps']} steps, "
             f"losses finite: {res['train_cli']['finite']}; its checkpoint's chunks on GPU vs CPU differ by at most "

@@ -30,6 +30,9 @@ from vlaforge.train.schedule import warmup_cosine
 from vlaforge.train.trainer import _param_groups, keypoint_lookup, to_device
 
 
+ACT_LAYOUT = PolicyConfig(head="chunk", width=512, depth=4, head_depth=1, n_heads=8)  # ACT's trunk shape on the small CNN
+
+
 def samples_per_s(cfg: PolicyConfig, td: TrainingDataset, ds, seconds: float, device: str = "cpu",
                   batch: int = 32) -> tuple[float, float, float]:
     """(steady samples/s, parameters in millions, seconds to build the frozen grounding's keypoint table).
@@ -85,7 +88,7 @@ def main() -> None:
         td = TrainingDataset(ds, n_obs=1, chunk=16)
         models = {
             f"default (cnn + {PolicyConfig().head})": PolicyConfig(),
-            "ACT layout (cnn + chunk, width 512, 4+1 blocks)": PolicyConfig(head="chunk", width=512, depth=4, head_depth=1, n_heads=8),
+            "ACT layout (cnn + chunk, width 512, 4+1 blocks)": ACT_LAYOUT,
         }
         res = {}
         for name, cfg in models.items():
