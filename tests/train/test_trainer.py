@@ -159,7 +159,8 @@ def test_budget_stops_the_run_on_time_and_ends_the_schedule(tiny_dataset, tmp_pa
     rows = [json.loads(l) for l in (run / "metrics.jsonl").read_text().splitlines()]
     assert 20 < rows[-1]["step"] < 1_000_000
     assert rows[-1]["elapsed_s"] < budget_s + 3  # one re-fit window of slack
-    assert rows[-1]["lr"] < 0.2 * rows[2]["lr"]  # the cosine schedule was fitted to the budget and ran to its floor
+    peak = max(r["lr"] for r in rows)  # before the first re-fit (step 20) the schedule still spans 1,000,000 steps
+    assert rows[-1]["lr"] < 0.2 * peak  # the cosine schedule was fitted to the budget and ran to its floor (0.1)
 
 
 def test_another_robots_data_trains_without_the_tabletop_grounding_weights(tmp_path, capsys):
