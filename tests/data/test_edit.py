@@ -70,6 +70,35 @@ def test_merge_stats_equal_stats_of_merged_data(sample_dataset, tmp_path):
     assert check_dataset(out) == []
 
 
+def test_merge_keeps_each_episodes_image_stats_without_decoding_again(sample_dataset, tmp_path):
+    """The sources recorded image stats of these very frames: merge carries them over (it links the videos)."""
+    src = open_dataset(sample_dataset)
+    ds = open_dataset(edit.merge_datasets([sample_dataset, sample_dataset], tmp_path / "m"))
+    cam = src.camera_keys[0]
+    for new, old in ((1, 1), (src.num_episodes + 3, 3)):
+        for s in ("mean", "std", "min", "max"):
+            np.testing.assert_array_equal(ds.episode_stats(new)[cam][s], src.episode_stats(old)[cam][s])
+    np.testing.assert_allclose(ds.stats[cam]["mean"], src.stats[cam]["mean"], rtol=1e-6)  # the same data twice
+    assert check_dataset(ds.root) == []
+
+
+def test_merge_refuses_a_source_whose_video_is_shorter_than_its_episodes(sample_dataset, tmp_path):
+    """A truncated video (here: re-encoded with 10 frames fewer) fails the merge by name, and nothing is written."""
+    from vlaforge.data.video import VideoFileWriter, decode_range
+
+    src = open_dataset(sample_dataset)
+    cam = src.camera_keys[0]
+    path = src.video_path(0, cam)
+    frames = decode_range(path, 0.0, src.num_frames / src.fps, src.fps)  # every episode of this file
+    path.unlink()
+    w = VideoFileWriter(path, src.fps, *frames.shape[1:3])
+    w.write(frames[:-10])
+    w.close()
+    with pytest.raises(DatasetError, match="truncated"):
+        edit.merge_datasets([sample_dataset, sample_dataset], tmp_path / "m")
+    assert not (tmp_path / "m").exists()
+
+
 def test_merge_refuses_incompatible_features(sample_dataset, tmp_path):
     small = tmp_path / "small"
     with DatasetWriter.create(small, fps=20, features=sample_features(32)) as w:

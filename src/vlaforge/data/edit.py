@@ -46,6 +46,15 @@ def frames_of(ds: LeRobotDataset, ep: int, e: Episode) -> dict[str, np.ndarray]:
     return e["frames"]
 
 
+def linked_videos(ds: LeRobotDataset, ep: int, T: int) -> dict[str, VideoRef]:
+    """Episode `ep`'s first T frames in every camera, as references to the source videos (no decoding, no re-encoding).
+
+    The source's recorded image stats come along when they describe exactly these frames (T is the whole episode)."""
+    a, b = ds.episode_range(ep)
+    stats = ds.episode_stats(ep) if b - a == T else {}
+    return {c: VideoRef(ds.video_path(ep, c), ds.video_from(ep, c), ds.video_from(ep, c) + T / ds.fps, stats.get(c)) for c in ds.camera_keys}
+
+
 def rewrite(
     sources: Sequence[LeRobotDataset],
     out: str | Path,
@@ -88,7 +97,7 @@ def rewrite(
                 T = len(e["data"]["action"]) if "action" in e["data"] else len(next(iter(e["data"].values())))
                 videos = None
                 if e["frames"] is None:
-                    videos = {c: VideoRef(ds.video_path(ep, c), ds.video_from(ep, c), ds.video_from(ep, c) + T / ds.fps) for c in ds.camera_keys}
+                    videos = linked_videos(ds, ep, T)
                 data = {**e["data"], **(e["frames"] or {})}
                 w.add_episode(data, e["task"], flags=e["flags"], subtasks=e["subtasks"], videos=videos, suggestions=e.get("suggestions"))
         if not w.episodes:
@@ -150,7 +159,7 @@ def split_dataset(src: str | Path, out_dir: str | Path, val_fraction: float = 0.
 
 
 def merge_datasets(srcs: Sequence[str | Path], out: str | Path, overwrite: bool = False) -> Path:
-    """Concatenate datasets with identical features and fps; stats recomputed from the merged data."""
+    """Concatenate datasets with identical features and fps; stats aggregated from the sources' per-episode stats."""
     if len(srcs) < 2:
         raise DatasetError("merge needs at least two datasets")
     return rewrite([open_dataset(s) for s in srcs], out, {"name": "merge", "sources": [str(s) for s in srcs]}, overwrite=overwrite)

@@ -155,6 +155,10 @@ class LeRobotDataset:
             video_key=cam, chunk_index=e[f"videos/{cam}/chunk_index"], file_index=e[f"videos/{cam}/file_index"]
         )
 
+    def episode_stats(self, ep: int) -> st.Stats:
+        """Per-episode statistics from meta/episodes ({} where the layout has none, e.g. LeRobot v2.1)."""
+        return self.episode_meta[self._pos(ep)].get("stats") or {}
+
     def video_from(self, ep: int, cam: str) -> float:
         """Where episode `ep` starts inside its video file, in seconds."""
         return float(self.episode_meta[self._pos(ep)].get(f"videos/{cam}/from_timestamp", 0.0))

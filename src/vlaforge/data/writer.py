@@ -33,11 +33,15 @@ IMAGE_STATS_FRAMES = 32  # frames per episode sampled for image statistics
 
 @dataclasses.dataclass(frozen=True)
 class VideoRef:
-    """An already-encoded episode segment [from_s, to_s) of an mp4, copied in without re-encoding."""
+    """An already-encoded episode segment [from_s, to_s) of an mp4, copied in without re-encoding.
+
+    `stats`: the segment's image statistics when its source recorded them for exactly these frames; then the
+    writer checks the frame count from the file's header instead of decoding the segment again."""
 
     path: Path
     from_s: float
     to_s: float
+    stats: dict[str, np.ndarray] | None = None
 
 
 def _arrow_type(f: Feature) -> pa.DataType:
@@ -77,7 +81,7 @@ class DatasetWriter:
         self._data_loc = (0, 0)
         self._video_writers: dict[str, VideoFileWriter] = {}
         self._video_locs: dict[str, tuple[int, int]] = {}
-        self._linked: dict[tuple[str, Path], tuple[int, int]] = {}
+        self._linked: dict[tuple[str, Path], tuple[tuple[int, int], int | None]] = {}  # -> (chunk, file), frames in the file
         self._frame_buffer: list[dict[str, Any]] = []
         self._schema = pa.schema(
             [(k, _arrow_type(f)) for k, f in user_features(self.features).items() if not f.is_visual]
@@ -233,6 +237,9 @@ class DatasetWriter:
         for cam in self.cameras:
             if cam in videos:
                 frames = self._link_video(cam, videos[cam], T, meta)
+                if frames is None:  # the source's stats of these very frames
+                    ep_stats[cam] = videos[cam].stats
+                    continue
             else:
                 frames = arrays[cam]
                 self._write_video(cam, frames, meta)
@@ -300,23 +307,30 @@ class DatasetWriter:
             f"videos/{cam}/to_timestamp": w.num_frames / self.fps,
         })
 
-    def _link_video(self, cam: str, ref: VideoRef, T: int, meta: dict[str, Any]) -> np.ndarray:
+    def _link_video(self, cam: str, ref: VideoRef, T: int, meta: dict[str, Any]) -> np.ndarray | None:
+        """Reference the segment in the new dataset; its decoded frames (T, H, W, 3), or None when `ref.stats` spares decoding."""
         key = (cam, Path(ref.path).resolve())
         if key not in self._linked:
             loc = self._open_video(cam)
             _link_or_copy(Path(ref.path), self.staging / fmt.VIDEO_PATH.format(video_key=cam, chunk_index=loc[0], file_index=loc[1]))
-            self._linked[key] = loc
-        c, f = self._linked[key]
-        frames = decode_range(Path(ref.path), ref.from_s, ref.to_s, self.fps)
-        if len(frames) < T:
-            raise DatasetError(f"{ref.path}: video has {len(frames)} frames in [{ref.from_s:.3f}, {ref.to_s:.3f}) s but the episode has {T}")
+            self._linked[key] = (loc, probe(Path(ref.path))["num_frames"] if ref.stats is not None else None)
+        (c, f), n_file = self._linked[key]
+        frames = None
+        if ref.stats is not None and n_file is not None:
+            n = min(n_file - round(ref.from_s * self.fps), round((ref.to_s - ref.from_s) * self.fps))  # frames the header promises
+        else:
+            frames = decode_range(Path(ref.path), ref.from_s, ref.to_s, self.fps)
+            n = len(frames)
+        if n < T:
+            raise DatasetError(f"{ref.path}: video has {n} frames in [{ref.from_s:.3f}, {ref.to_s:.3f}) s but the episode has {T}; "
+                               "the file is truncated or its metadata is wrong: run `vlaforge data check` on the source")
         meta.update({
             f"videos/{cam}/chunk_index": c,
             f"videos/{cam}/file_index": f,
             f"videos/{cam}/from_timestamp": ref.from_s,
             f"videos/{cam}/to_timestamp": ref.to_s,
         })
-        return frames[:T]
+        return None if frames is None else frames[:T]
 
     # ------------------------------------------------------------------ finishing
     def finalize(self) -> Path:

@@ -14,10 +14,10 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from vlaforge.data.edit import frames_of, load_episode
+from vlaforge.data.edit import frames_of, linked_videos, load_episode
 from vlaforge.data.features import user_features
 from vlaforge.data.reader import LeRobotDataset, open_dataset
-from vlaforge.data.writer import DatasetWriter, VideoRef, _video_config_from
+from vlaforge.data.writer import DatasetWriter, _video_config_from
 from vlaforge.data.augment.base import ACTION, STATE
 from vlaforge.data.augment.language import swap_left_right
 from vlaforge.data.augment.pipeline import Pipeline, Recipe, build_pipeline
@@ -85,8 +85,7 @@ def augment_dataset(
                 e = load_episode(ds, ep)
                 T = len(e["data"][ACTION]) if ACTION in e["data"] else len(next(iter(e["data"].values())))
                 if keep_original:
-                    refs = {c: VideoRef(ds.video_path(ep, c), ds.video_from(ep, c), ds.video_from(ep, c) + T / ds.fps) for c in ds.camera_keys}
-                    w.add_episode(e["data"], e["task"], flags=e["flags"], subtasks=e["subtasks"], videos=refs)
+                    w.add_episode(e["data"], e["task"], flags=e["flags"], subtasks=e["subtasks"], videos=linked_videos(ds, ep, T))
                     _advance(bar, task)
                 for c in range(copies):
                     s = episode_seed(seed, ep, c)

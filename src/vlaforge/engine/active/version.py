@@ -10,10 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
-from vlaforge.data.edit import load_episode
+from vlaforge.data.edit import linked_videos, load_episode
 from vlaforge.data.features import user_features
 from vlaforge.data.reader import open_dataset
-from vlaforge.data.writer import DatasetWriter, VideoRef, _video_config_from
+from vlaforge.data.writer import DatasetWriter, _video_config_from
 from vlaforge.engine.active.queue import write_queue
 from vlaforge.errors import DatasetError, FeatureMismatch
 
@@ -43,8 +43,8 @@ def write_version(src: str | Path, out: str | Path, new: Sequence[dict[str, Any]
             ep = int(e["episode_index"])
             old = load_episode(ds, ep)
             T = len(old["data"]["action"])
-            videos = {c: VideoRef(ds.video_path(ep, c), ds.video_from(ep, c), ds.video_from(ep, c) + T / ds.fps) for c in ds.camera_keys}
-            w.add_episode(old["data"], old["task"], flags=old["flags"], subtasks=old["subtasks"], videos=videos, suggestions=old.get("suggestions"))
+            w.add_episode(old["data"], old["task"], flags=old["flags"], subtasks=old["subtasks"], videos=linked_videos(ds, ep, T),
+                          suggestions=old.get("suggestions"))
         first_new = len(w.episodes)
         for e in new:
             w.add_episode({k: e["data"][k] for k in wanted}, e["task"], flags=e["flags"], subtasks=e["subtasks"] or None)
