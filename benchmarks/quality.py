@@ -13,7 +13,6 @@ import json
 import sys
 from pathlib import Path
 
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import Contention, machine, save  # noqa: E402
@@ -68,8 +67,8 @@ def main() -> None:
     result["seen_by_family"] = fams
     busy = f" Other work used {contention['other_cores']:.2f} of {contention['cores']} cores on average." if contention else ""
     how = f"`vlaforge demo {' '.join(demo_args)}`" if demo_args else "`vlaforge demo` defaults"
-    cores = machine()["cores"]  # the trainer's device "auto" rule: the GPU when torch sees one
-    where = f"on an {torch.cuda.get_device_name(0)} GPU and {cores} CPU cores" if torch.cuda.is_available() else f"on {cores} CPU cores"
+    cores, device = machine()["cores"], res["train"].get("device") or "cpu"  # the device the demo's trainer logged
+    where = f"on {cores} CPU cores" if device == "cpu" else f"on an {device} GPU and {cores} CPU cores"
     model = json.loads((Path(res["train"]["run"]) / "config.json").read_text())["model"]
     result["model"] = {"encoder": model["encoder"], "head": model["head"]}
     doc = (f"**Quality{' (' + args.name + ')' if args.name != 'quality' else ''}** ({how}: {res['data']['episodes']} expert episodes of {', '.join(lineage['tasks'])}, default {model['encoder']}+{model['head']} policy, "

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import Contention, save  # noqa: E402
+from common import Contention, machine, save  # noqa: E402
 from quality import TARGETS  # noqa: E402
 
 FAMILY_TARGET = 0.8
@@ -45,7 +45,8 @@ def run_chain(run: Path) -> list[dict[str, Any]]:
         chain.append({"run": str(run), "dataset": cfg["dataset"], "episodes": info.get("total_episodes"), "steps": rows[-1]["step"],
                       "minutes": round(rows[-1]["elapsed_s"] / 60, 1), "batch_size": cfg["train"]["batch_size"],
                       "threads": sorted({r["threads"] for r in rows if r.get("threads")}),
-                      "other_cores": round(sum(other) / len(other), 2) if other else None, "init": init})
+                      "other_cores": round(sum(other) / len(other), 2) if other else None, "init": init,
+                      "devices": sorted({r.get("device") or "cpu" for r in rows})})  # older runs did not log it: they ran on CPU
         run = Path(init) if init and (Path(init) / "config.json").exists() else None
     return chain[::-1]
 
@@ -107,7 +108,9 @@ def main() -> None:
     per_family = (" Seen per family: " + ", ".join(f"{f} {r['rate']:.0%} {interval_text(r)}" for f, r in fams.items())
                   + f" (target >= {FAMILY_TARGET:.0%} each: {'met' if all(r['rate'] >= FAMILY_TARGET for r in fams.values()) else 'not met'})."
                   ) if len(fams) > 1 else ""
-    line = (f"**Run quality ({args.name})** ({args.run}: {steps:,} training steps, {minutes:.0f} min on 2 CPU cores in all: {stages}; "
+    devices = sorted({d for r in chain for d in r["devices"]})
+    where = f"{machine()['cores']} CPU cores" if devices == ["cpu"] else " + ".join(devices)
+    line = (f"**Run quality ({args.name})** ({args.run}: {steps:,} training steps, {minutes:.0f} min on {where} in all: {stages}; "
             f"{args.episodes} eval episodes per family and split): " + "; ".join(parts) + "." + per_family + paired
             + (f" {args.note.rstrip('.')}." if args.note else "")
             + f" `python benchmarks/run_quality.py --run {args.run} --tasks {args.tasks} --splits {args.splits}"

@@ -19,7 +19,7 @@ def test_quick_demo_runs_every_stage_and_writes_both_reports(tmp_path, capsys):
     assert "report:" in printed and "heldout-combos" in printed and "replacing the previous demo run" in printed
     res = json.loads((out / "demo.json").read_text())
     assert set(res["seconds"]) == {"collect", "check", "health", "train", "eval", "total"}
-    assert res["data"]["episodes"] == 6 and res["train"]["steps"] == 40
+    assert res["data"]["episodes"] == 6 and res["train"]["steps"] == 40 and res["train"]["device"]  # what trained it (cpu or the GPU)
     page = (out / "eval" / "report.html").read_text()
     for title in SECTIONS.values():
         assert f">{title}</h2>" in page

@@ -115,7 +115,7 @@ def demo(out: Path, tasks: str = "pick_place", episodes: int = 800, perturbed_fr
     last = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
     val = [r for r in last if r.get("val_right_object") is not None]
     res["train"] = {"run": str(run), "steps": last[-1]["step"] if last else 0, "final_loss": last[-1]["loss"] if last else None,
-                    "minutes": round((time.perf_counter() - t) / 60, 2),
+                    "minutes": round((time.perf_counter() - t) / 60, 2), "device": last[-1].get("device") if last else None,
                     "grounding": {k.removeprefix("val_"): round(val[-1][k], 4) for k in ("val_right_object", "val_target_err_cm", "val_goal_err_cm")} if val else None}
     res["seconds"]["train"] = round(time.perf_counter() - t, 1)
 

@@ -82,6 +82,13 @@ def pick_device(name: str = "auto") -> "Any":
     return torch.device(name)
 
 
+def device_label(device: "Any") -> str:
+    """What trained or ran: 'cpu', or the GPU's name (e.g. 'NVIDIA H200')."""
+    import torch
+
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
+
+
 @contextlib.contextmanager
 def autocast(device: "Any", enabled: bool = True) -> Iterator[None]:
     """bf16 autocast on CUDA; a no-op on CPU (fp32 there is both faster and exact)."""

@@ -38,6 +38,7 @@ def test_run_layout_and_checkpoint_loads(tiny_dataset, tmp_path):
     rows = [json.loads(l) for l in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [2, 4, 6, 8] and rows[1]["val_loss"] is not None
     assert all(r["other_cores"] >= 0 for r in rows)  # contention: the cores other work kept busy, per log interval
+    assert {r["device"] for r in rows} == {"cpu" if not torch.cuda.is_available() else torch.cuda.get_device_name(0)}  # what trained it
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["000004", "000008", "last"]
     policy = load_policy(run)  # EMA weights
     policy.check_compatible(tiny_dataset.features, tiny_dataset.fps)

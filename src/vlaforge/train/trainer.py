@@ -19,7 +19,7 @@ from vlaforge.data.loader import TrainingDataset, make_dataloader, split_episode
 from vlaforge.data.reader import open_dataset
 from vlaforge.errors import CheckpointError, ConfigError
 from vlaforge.io import atomic_write_json
-from vlaforge.runtime import auto_threads, autocast, available_cores, pick_device, set_torch_threads
+from vlaforge.runtime import auto_threads, autocast, available_cores, device_label, pick_device, set_torch_threads
 from vlaforge.train import checkpoint as ckpt
 from vlaforge.train import distributed as dist
 from vlaforge.train.config import TrainConfig
@@ -284,6 +284,7 @@ def train(
     t_log, n_log = time.perf_counter(), 0
     cpu_log = _cpu_now()
     t_threads = t_start
+    device_name = device_label(device)  # logged with every row: what trained this run
     policy.train()
     try:
         while step < total:
@@ -323,6 +324,7 @@ def train(
                     "step": step, "loss": float(loss.detach()), "lr": sched.get_last_lr()[0], "grad_norm": float(grad_norm),
                     "samples_per_s": n_log / (now - t_log), "elapsed_s": elapsed_before + now - t_start, "val_loss": None,
                     "threads": threads if device.type == "cpu" else None,  # torch threads now (the default follows the free cores)
+                    "device": device_name,
                     "other_cores": _other_cores(cpu_log, cpu, now - t_log, info.local_world),
                     **{k: float(v) for k, v in metrics.items()},
                 }
