@@ -4,12 +4,14 @@ import json
 import subprocess
 import sys
 
+import numpy as np
+
 from vlaforge.cli import main
 from vlaforge.data import DatasetWriter
 from vlaforge.data.cache import cache_path, list_caches
 from vlaforge.data.loader import TrainingDataset
 from vlaforge.data.reader import open_dataset
-from vlaforge.data.sample import sample_episode
+from vlaforge.data.sample import sample_episode, sample_features
 
 
 def test_a_rewritten_dataset_prunes_its_old_cache_and_a_removed_one_is_orphaned(sample_dataset, tmp_path, capsys, monkeypatch):
@@ -64,3 +66,29 @@ def test_no_room_for_the_cache_is_a_clear_error_before_decoding_and_leaves_nothi
     assert f"the frame cache of {sample_dataset} needs {need:.1f} MiB at {root.parent}" in out.stdout and "File too large" in out.stdout
     assert "vlaforge data cache` (--prune, --clear)" in out.stdout and "$VLAFORGE_CACHE" in out.stdout
     assert list(root.iterdir()) == []  # no cache and no staging dir left behind
+
+
+def test_a_merged_dataset_copies_its_sources_cached_frames_instead_of_decoding(sample_dataset, tmp_path, monkeypatch):
+    """merge links the source videos, so the merged dataset's cache takes the source's decoded frames; new episodes
+    (from a source without a cache) are decoded; the result equals decoding everything. Relative paths given to the
+    edit are recorded absolute, so the sources are found from the merged dataset whatever the working directory."""
+    from vlaforge.data import edit
+
+    root = tmp_path / "cache" / "frames"
+    TrainingDataset(sample_dataset, cache_root=root)  # the source's cache
+    other = tmp_path / "other"
+    with DatasetWriter.create(other, fps=20, features=sample_features()) as w:
+        w.add_episode(*sample_episode(50, 12))
+    monkeypatch.chdir(tmp_path)
+    merged = open_dataset(edit.merge_datasets([sample_dataset.name, other.name], "versions/merged"))
+    assert merged.lineage["parents"][0]["path"] == str(sample_dataset.resolve())
+    monkeypatch.chdir(other)
+    merged = open_dataset(tmp_path / "versions" / "merged")
+    cache = TrainingDataset(merged.root, cache_root=root).cache
+    src = open_dataset(sample_dataset)
+    assert cache.meta["reused_frames"] == src.num_frames * len(src.camera_keys)  # every source frame, no other
+    for cam in merged.camera_keys:
+        for ep in range(merged.num_episodes):
+            a, b = merged.episode_range(ep)
+            np.testing.assert_array_equal(cache.frames(cam)[a:b], merged.episode_frames(ep, cam).transpose(0, 3, 1, 2))
+    assert {e.state for e in list_caches(root)} == {"current"}  # the source's cache stays: its dataset is unchanged

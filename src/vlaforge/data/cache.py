@@ -5,6 +5,8 @@ change detector of the dataset's files, so a rewritten dataset never reads stale
 into a staging dir and swapped into place (`vlaforge.io.staging_dir`); safe to delete at any time (it is rebuilt).
 Before a build, caches that can never be read again go (their dataset was rewritten or removed), and the
 new cache's whole size is reserved on disk, so a full disk is a clear error up front, not a crash mid-build.
+A dataset derived from others (merge, filter, an active-learning version) shares their video files (hard links): its
+build copies those episodes from the sources' current caches instead of decoding them again.
 """
 
 from __future__ import annotations
@@ -116,6 +118,47 @@ def _reserve(path: Path, nbytes: int, ds_root: Path, total: int) -> None:
                 f"with `vlaforge data cache` (--prune, --clear), or point $VLAFORGE_CACHE at a bigger disk") from None
 
 
+def _file_id(path: Path) -> tuple[int, int, int, int]:
+    """Identity of a file's content (device, inode, size, mtime): equal for two hard links of one unchanged file."""
+    st = path.stat()
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def _segment(ds: Any, ep: int, cam: str) -> tuple[Any, ...]:
+    """Which frames episode `ep` shows in camera `cam`: the video file's identity, first frame and frame count."""
+    a, b = ds.episode_range(ep)
+    return cam, _file_id(ds.video_path(ep, cam)), round(ds.video_from(ep, cam) * ds.fps), b - a
+
+
+def _ancestor_caches(ds: Any, root: Path) -> list[tuple[Any, FrameCache]]:
+    """The current caches of the datasets `ds` was derived from (its lineage's parents, or theirs where a parent has
+    none), each with its dataset; a parent that moved, changed since or cannot be read is skipped."""
+    from vlaforge.data.reader import open_dataset
+
+    found: list[tuple[Any, FrameCache]] = []
+    todo, seen = [(p, Path(ds.root).resolve().parent) for p in ds.lineage.get("parents", [])], set()
+    while todo and len(seen) < 64:
+        parent, base = todo.pop()
+        path = Path(parent.get("path") or "")
+        path = (path if path.is_absolute() else base / path).resolve()  # older versions recorded relative paths: try siblings
+        if path in seen or not (path / "meta" / "info.json").exists():
+            continue
+        seen.add(path)
+        try:
+            src = open_dataset(path)
+            if parent.get("fingerprint") and src.lineage.get("fingerprint") != parent["fingerprint"]:
+                continue  # rewritten since: not the parent any more
+            where = cache_path(src, root)
+            meta = json.loads((where / "meta.json").read_text()) if (where / "meta.json").exists() else None
+        except (DatasetError, OSError, ValueError):
+            continue
+        if meta and meta.get("format") == FORMAT and meta.get("num_frames") == src.num_frames:
+            found.append((src, FrameCache(where, meta)))
+        else:
+            todo += [(p, path.parent) for p in src.lineage.get("parents", [])]
+    return found
+
+
 def open_or_build(ds: Any, root: Path | None = None, progress: bool = True) -> FrameCache:
     """Return the frame cache of `ds`, decoding every video once if it is missing or stale."""
     path = cache_path(ds, root)
@@ -143,12 +186,23 @@ def open_or_build(ds: Any, root: Path | None = None, progress: bool = True) -> F
             from rich.progress import track
 
             it = track(episodes, description=f"caching frames of {Path(ds.root).name}", transient=True)
+        cached = {}  # segment -> (a source cache, the segment's first row there)
+        for src, cache in _ancestor_caches(ds, path.parent):
+            for e in src.episode_meta:
+                for cam in set(src.camera_keys) & set(ds.camera_keys):
+                    cached[_segment(src, int(e["episode_index"]), cam)] = (cache, src.episode_range(int(e["episode_index"]))[0])
+        reused = 0
         for ep in it:
             a, b = ds.episode_range(ep)
             for cam in ds.camera_keys:
-                frames = ds.episode_frames(ep, cam)  # (T, H, W, 3)
-                arrays[cam][a:b] = frames.transpose(0, 3, 1, 2)
+                hit = cached.get(_segment(ds, ep, cam))
+                if hit is not None:  # the same frames of the same file, decoded before
+                    arrays[cam][a:b] = hit[0].frames(cam)[hit[1] : hit[1] + b - a]
+                    reused += b - a
+                else:
+                    arrays[cam][a:b] = ds.episode_frames(ep, cam).transpose(0, 3, 1, 2)  # (T, H, W, 3) -> (T, 3, H, W)
         for arr in arrays.values():
             arr.flush()
+        meta["reused_frames"] = reused  # camera frames copied from the sources' caches instead of decoded
         (tmp / "meta.json").write_text(json.dumps(meta))
     return FrameCache(path, meta)

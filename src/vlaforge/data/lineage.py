@@ -61,12 +61,13 @@ def write_lineage(
     operation: dict[str, Any] | None = None,
     version: int = 1,
 ) -> dict[str, Any]:
-    """Fingerprint the finished dataset in `root` and write meta/vlaforge.json; returns what was written."""
+    """Fingerprint the finished dataset in `root` and write meta/vlaforge.json; returns what was written.
+    Parents' paths are made absolute, so the lineage (and the frame cache, see `data.cache`) finds them from anywhere."""
     doc = {
         "format": FORMAT,
         "version": version,
         "fingerprint": content_fingerprint(root),
-        "parents": parents or [],
+        "parents": [{**p, "path": str(Path(p["path"]).resolve())} if p.get("path") else p for p in parents or []],
         "operation": operation or {"name": "create"},
         "episodes": {str(k): v for k, v in sorted(episodes.items())},
     }
