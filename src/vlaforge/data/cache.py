@@ -160,7 +160,8 @@ def _ancestor_caches(ds: Any, root: Path) -> list[tuple[Any, FrameCache]]:
 
 
 def open_or_build(ds: Any, root: Path | None = None, progress: bool = True) -> FrameCache:
-    """Return the frame cache of `ds`, decoding every video once if it is missing or stale."""
+    """Return the frame cache of `ds`, building it if it is missing or stale: each episode copied from a source's
+    cache where `ds` shares that episode's video segment with a dataset it was derived from, else decoded once."""
     path = cache_path(ds, root)
     meta_file = path / "meta.json"
     if meta_file.exists():
