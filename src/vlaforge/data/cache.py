@@ -118,6 +118,15 @@ def _reserve(path: Path, nbytes: int, ds_root: Path, total: int) -> None:
                 f"with `vlaforge data cache` (--prune, --clear), or point $VLAFORGE_CACHE at a bigger disk") from None
 
 
+def _finished(path: Path, ds: Any) -> FrameCache | None:
+    """The finished cache at `path` if it holds every frame of `ds` in this format, else None."""
+    meta_file = path / "meta.json"
+    if not meta_file.exists():
+        return None
+    meta = json.loads(meta_file.read_text())
+    return FrameCache(path, meta) if meta.get("format") == FORMAT and meta.get("num_frames") == ds.num_frames else None
+
+
 def _file_id(path: Path) -> tuple[int, int, int, int]:
     """Identity of a file's content (device, inode, size, mtime): equal for two hard links of one unchanged file."""
     st = path.stat()
@@ -148,12 +157,11 @@ def _ancestor_caches(ds: Any, root: Path) -> list[tuple[Any, FrameCache]]:
             src = open_dataset(path)
             if parent.get("fingerprint") and src.lineage.get("fingerprint") != parent["fingerprint"]:
                 continue  # rewritten since: not the parent any more
-            where = cache_path(src, root)
-            meta = json.loads((where / "meta.json").read_text()) if (where / "meta.json").exists() else None
+            cache = _finished(cache_path(src, root), src)
         except (DatasetError, OSError, ValueError):
             continue
-        if meta and meta.get("format") == FORMAT and meta.get("num_frames") == src.num_frames:
-            found.append((src, FrameCache(where, meta)))
+        if cache is not None:
+            found.append((src, cache))
         else:
             todo += [(p, path.parent) for p in src.lineage.get("parents", [])]
     return found
@@ -163,11 +171,9 @@ def open_or_build(ds: Any, root: Path | None = None, progress: bool = True) -> F
     """Return the frame cache of `ds`, building it if it is missing or stale: each episode copied from a source's
     cache where `ds` shares that episode's video segment with a dataset it was derived from, else decoded once."""
     path = cache_path(ds, root)
-    meta_file = path / "meta.json"
-    if meta_file.exists():
-        meta = json.loads(meta_file.read_text())
-        if meta.get("format") == FORMAT and meta.get("num_frames") == ds.num_frames:
-            return FrameCache(path, meta)
+    cache = _finished(path, ds)
+    if cache is not None:
+        return cache
     prune(path.parent)  # superseded and orphaned caches first: they are never read again
     with staging_dir(path) as tmp:
         shapes = {}  # camera -> (N, C, H, W)
