@@ -44,13 +44,15 @@ class GroundingSpy:
         env, policy = self.env_for(self.spec), self.actor.policy
         move = current_move(env)
         if move is not None:
+            done = int(sum(bool(env.task_family.move_done(env, i, t)) for i, t in steps_of(env.task)))  # moves finished so far
+            # "current" keypoints: the first is the current move's object; "moves": the first move's, then the last move's
+            slot = 2 * min(done, 1) if policy.cfg.grounding_slots == "moves" else 0
             with torch.no_grad():
                 images = {c: torch.from_numpy(obs[c]).permute(2, 0, 1)[None, None] for c in policy.cameras}  # (1, 1, 3, H, W)
-                xyz = policy.ground(images, policy.embed_text([instruction]))["xyz"][0, 0].numpy()  # (3,) target keypoint
+                xyz = policy.ground(images, policy.embed_text([instruction]))["xyz"][0, slot].numpy()  # (3,) target keypoint
             objs = np.stack([env.obj_pos(k) for k in range(N_OBJECTS)])  # (M, 3)
             want = move[0]
             nearest = int(np.argmin(np.linalg.norm(objs[:, :2] - xyz[:2], axis=1)))
-            done = int(sum(bool(env.task_family.move_done(env, i, t)) for i, t in steps_of(env.task)))  # moves finished so far
             self.steps.append((done, nearest == want, float(np.linalg.norm(objs[want] - xyz) * 100)))
         return self.actor(obs, instruction)
 

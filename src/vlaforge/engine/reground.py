@@ -134,6 +134,9 @@ def reground(run: str | Path, dataset: str | Path, out: str | Path, cfg: Regroun
     policy = load_policy(run, device="cpu")
     if policy.grounding is None:
         raise CheckpointError(f"{run} has no grounding module (--model.grounding false): nothing to re-ground")
+    if policy.cfg.grounding_slots != "current":
+        raise ConfigError(f"{run} grounds every move (--model.grounding_slots {policy.cfg.grounding_slots}); re-grounding labels "
+                          "rollout frames with the current move only, so it needs a 'current' module")
     camera = policy.cameras[policy.ground_cam]
     cam_name = camera.removeprefix("observation.images.")
     ds = open_dataset(dataset)

@@ -47,6 +47,8 @@ class PolicyConfig:
     grounding_camera: str = "front"  # camera name (observation.images.<name>) the grounding module looks at
     encode_grounding_camera: bool = False  # also give the grounding camera CNN tokens (its keypoints summarize it otherwise)
     grounding_width: int = 32  # channels of the stride-4 grounding features
+    grounding_slots: str = "current"  # keypoints: "current" = the move under way's object + goal | "moves" = each move's,
+    #                                   the whole episode (two-move tasks; see models/encoders/grounding.py)
     grounding_init: str = "pretrained"  # "" = random init | "pretrained" = the weights shipped in vlaforge | a grounding.safetensors path
     grounding_freeze: bool = True  # keep the grounding weights fixed: training then computes its keypoints once per frame
     grounding_weight: float = 1.0  # weight of the grounding loss when the data has label.* features (0 = off)
@@ -67,6 +69,8 @@ class PolicyConfig:
             bad.append(f"--model.grounding_width {self.grounding_width} must be a multiple of 8 (GroupNorm groups)")
         if not 1 <= self.n_action_steps <= self.chunk:
             bad.append(f"--model.n_action_steps {self.n_action_steps} must be in [1, chunk = {self.chunk}]")
+        if self.grounding_slots not in ("current", "moves"):
+            bad.append(f"--model.grounding_slots {self.grounding_slots!r} must be 'current' or 'moves'")
         if self.grounding_weight < 0 or self.temporal_ensemble < 0:
             bad.append("--model.grounding_weight and --model.temporal_ensemble must be >= 0")
         if not 0 <= self.gripper_hysteresis < 0.5:

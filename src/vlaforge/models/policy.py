@@ -25,7 +25,7 @@ from vlaforge.errors import CheckpointError, ConfigError, FeatureMismatch, NonFi
 from vlaforge.models import registry
 from vlaforge.models.checkpoint import CHECKPOINT_FILES, resolve_checkpoint  # noqa: F401  (re-exported)
 from vlaforge.models.config import PolicyConfig
-from vlaforge.models.encoders.grounding import KEYPOINTS, GroundingNet, current_labels, grounding_loss, grounding_metrics, label_targets
+from vlaforge.models.encoders.grounding import SLOT_KEY, GroundingNet, batch_targets, current_labels, grounding_loss, grounding_metrics, keypoint_names
 from vlaforge.models.encoders.language import DIM as TEXT_DIM
 from vlaforge.models.encoders.language import shared_embedder
 from vlaforge.models.layers import Block
@@ -48,7 +48,8 @@ class VLAPolicy(nn.Module):
         self.cameras: list[str] = list(dataset_info["cameras"])
         self.state_dim, self.action_dim = int(feats[STATE]["shape"][0]), int(feats[ACTION]["shape"][0])
         D = cfg.width
-        self.normalizer = Normalizer(self.state_dim, self.action_dim, self.cameras, KEYPOINTS if cfg.grounding else ())
+        self.keypoints = keypoint_names(cfg.grounding_slots) if cfg.grounding else ()
+        self.normalizer = Normalizer(self.state_dim, self.action_dim, self.cameras, self.keypoints)
         self.vision = registry.get("encoder", cfg.encoder)(cfg)
         self.cam_emb = nn.Parameter(torch.randn(len(self.cameras), D) * 0.02)
         self.obs_time_emb = nn.Parameter(torch.randn(cfg.n_obs, D) * 0.02)
@@ -60,10 +61,10 @@ class VLAPolicy(nn.Module):
         self.grounding: GroundingNet | None = None
         if cfg.grounding:
             self.ground_cam = self.cameras.index(grounding_camera_key(cfg, self.cameras))
-            self.grounding = GroundingNet(cfg.grounding_width, TEXT_DIM)
+            self.grounding = GroundingNet(cfg.grounding_width, TEXT_DIM, cfg.grounding_slots)
             self.grounding.requires_grad_(not cfg.grounding_freeze)
             self.kp_proj = nn.Linear(5 + cfg.grounding_width, D)  # (u, v, x, y, z, feature) → token
-            self.kp_emb = nn.Parameter(torch.randn(len(KEYPOINTS), D) * 0.02)
+            self.kp_emb = nn.Parameter(torch.randn(len(self.keypoints), D) * 0.02)
         # Cameras the CNN encodes: all, except the grounding camera when its keypoints stand for it.
         self.cnn_cams = [i for i in range(len(self.cameras))
                          if self.grounding is None or cfg.encode_grounding_camera or i != self.ground_cam]
@@ -128,13 +129,14 @@ class VLAPolicy(nn.Module):
         ctx, g = self.encode_grounded(images, state, self.embed_text(list(batch["task"])), batch.get(KEYPOINT_KEY))
         actions = self.normalizer.action(batch[ACTION].float())  # (B, H, A)
         loss, metrics = self.head.loss(ctx, actions, batch["action_is_pad"])
-        if g is not None and "label.target_uv" in batch:
+        # "moves" keypoints are labelled from whole episodes: only batches with their table rows (the trainer adds them)
+        if g is not None and "label.target_uv" in batch and (self.cfg.grounding_slots == "current" or SLOT_KEY in batch):
             labels = current_labels(batch)
             if self.cfg.grounding_weight > 0 and not self.cfg.grounding_freeze:
-                g_loss = grounding_loss(g, *label_targets(labels))
+                g_loss = grounding_loss(g, *batch_targets(batch))
                 loss = loss + self.cfg.grounding_weight * g_loss
                 metrics["grounding_loss"] = float(g_loss.detach())
-            metrics.update(grounding_metrics(g, labels))
+            metrics.update(grounding_metrics(g, labels, batch.get(SLOT_KEY)))
         return loss, metrics
 
     compute_loss = forward
@@ -151,7 +153,7 @@ class VLAPolicy(nn.Module):
             raise CheckpointError("keypoint_table needs a frozen grounding module (--model.grounding_freeze true)")
         cam = self.cameras[self.ground_cam]
         td = TrainingDataset(ds, delta_timestamps={cam: [0.0]})
-        out = torch.zeros(ds.num_frames, len(KEYPOINTS), 5 + self.cfg.grounding_width)
+        out = torch.zeros(ds.num_frames, len(self.keypoints), 5 + self.cfg.grounding_width)
         starts = range(0, len(td), batch_size)
         if progress:
             from rich.progress import track
@@ -298,7 +300,7 @@ def build_policy(cfg: PolicyConfig, ds: Any, verbose: bool = True) -> VLAPolicy:
             raise ConfigError(f"--model.encoder_init is for encoders with a pretrained layout (resnet18), not {cfg.encoder!r}")
         policy.vision.load_pretrained(cfg.encoder_init)
     if policy.grounding is not None and cfg.grounding_init:
-        load_grounding(policy.grounding, cfg.grounding_init)
+        load_grounding(policy.grounding, cfg.grounding_init, frozen=cfg.grounding_freeze)
     return policy
 
 
@@ -311,8 +313,11 @@ def grounding_camera_key(cfg: PolicyConfig, cameras: list[str]) -> str:
     return key
 
 
-def load_grounding(net: GroundingNet, source: str) -> Path:
-    """Load grounding weights: "pretrained" (shipped with vlaforge) or a grounding.safetensors file or its directory."""
+def load_grounding(net: GroundingNet, source: str, frozen: bool = False) -> Path:
+    """Load grounding weights: "pretrained" (shipped with vlaforge) or a grounding.safetensors file or its directory.
+
+    Weights of a "current" module start a "moves" one to be trained (each move's keypoints begin as the current move's);
+    `frozen` refuses that, since the keypoints of every move would stay the current move's."""
     from safetensors.torch import load_file
 
     from vlaforge.models.pretrained import grounding_weights
@@ -322,11 +327,18 @@ def load_grounding(net: GroundingNet, source: str) -> Path:
         path = path / "grounding.safetensors"
     if not path.exists():
         raise CheckpointError(f"grounding weights {path} do not exist; run `vlaforge pretrain grounding` or set --model.grounding_init ''")
+    state = load_file(str(path))
+    if net.slots == "moves" and "slot" not in state and state.get("query") is not None and len(state["query"]) * 2 == net.K:
+        if frozen:
+            raise CheckpointError(f"{path} grounds the current move only; a frozen module with --model.grounding_slots moves "
+                                  "needs weights trained for every move: `vlaforge pretrain grounding --slots moves --init pretrained "
+                                  "--dataset DATA --out G`, then --model.grounding_init G (or --model.grounding_freeze false)")
+        state["query"], state["slot"] = state["query"].repeat(2, 1), torch.zeros_like(net.slot)
     try:
-        net.load_state_dict(load_file(str(path)), strict=True)
+        net.load_state_dict(state, strict=True)
     except RuntimeError as e:
-        raise CheckpointError(f"{path} does not fit this grounding module (--model.grounding_width {net.width}?): "
-                              f"{str(e).splitlines()[0]}") from None
+        raise CheckpointError(f"{path} does not fit this grounding module (--model.grounding_width {net.width}, "
+                              f"--model.grounding_slots {net.slots}?): {str(e).splitlines()[0]}") from None
     return path
 
 

@@ -85,7 +85,11 @@ def load_train_state(checkpoint: Path) -> dict[str, Any]:
 
 
 def init_weights(policy: torch.nn.Module, source: str | Path) -> Path:
-    """Start `policy` from the weights of a checkpoint or run dir (fine-tuning); its normalizer keeps this run's stats."""
+    """Start `policy` from the weights of a checkpoint or run dir (fine-tuning); its normalizer keeps this run's stats.
+
+    A policy that grounds every move (`--model.grounding_slots moves`) may start from one that grounds the current move:
+    it keeps its own grounding module (from `--model.grounding_init`) and each move's keypoint tokens start as the
+    current move's."""
     from safetensors.torch import load_file
 
     from vlaforge.models.policy import resolve_checkpoint
@@ -94,6 +98,10 @@ def init_weights(policy: torch.nn.Module, source: str | Path) -> Path:
     if not (d / "model.safetensors").exists():
         raise CheckpointError(f"--train.init {source}: {d} has no model.safetensors")
     state = {k: v for k, v in load_file(str(d / "model.safetensors")).items() if not k.startswith("normalizer.")}
+    own = policy.state_dict()
+    if "kp_emb" in state and "kp_emb" in own and len(own["kp_emb"]) == 2 * len(state["kp_emb"]) and "grounding.slot" in own:
+        state = {k: v for k, v in state.items() if not k.startswith("grounding.")} | {k: v for k, v in own.items() if k.startswith("grounding.")}
+        state["kp_emb"] = state["kp_emb"].repeat(2, 1)
     try:
         missing, unexpected = policy.load_state_dict(state, strict=False)
     except RuntimeError as e:

@@ -22,7 +22,8 @@ from vlaforge.data.loader import TrainingDataset, split_episodes
 from vlaforge.data.reader import LeRobotDataset, open_dataset
 from vlaforge.errors import ConfigError, DatasetError
 from vlaforge.io import atomic_write_json
-from vlaforge.models.encoders.grounding import GroundingNet, current_labels, grounding_loss, grounding_metrics, label_targets
+from vlaforge.models.encoders.grounding import (SLOT_KEY, GroundingNet, batch_targets, current_labels, grounding_loss, grounding_metrics,
+                                                 row_lookup, slot_label_table)
 from vlaforge.models.encoders.language import shared_embedder
 from vlaforge.runtime import pick_device
 
@@ -40,6 +41,14 @@ def label_frames(ds: LeRobotDataset, camera: str, episodes: list[int] | None = N
     return TrainingDataset(ds, delta_timestamps=delta, episodes=episodes)
 
 
+def with_slot_labels(net: GroundingNet, ds: LeRobotDataset) -> Any:
+    """batch → batch with its "moves" keypoint labels (`SLOT_KEY`) when `net` grounds every move; identity otherwise."""
+    if net.slots == "current":
+        return lambda b: b
+    table, rows = slot_label_table(ds), row_lookup(ds)
+    return lambda b: {**b, SLOT_KEY: table[rows(b["index"].numpy())]}
+
+
 @torch.no_grad()
 def evaluate_grounding(net: GroundingNet, td: TrainingDataset, camera: str, n: int = 512, batch: int = 128) -> dict[str, float]:
     """Right-object rate and median errors over up to `n` evenly spaced frames of `td`."""
@@ -48,24 +57,29 @@ def evaluate_grounding(net: GroundingNet, td: TrainingDataset, camera: str, n: i
     text = shared_embedder()
     dev = next(net.parameters()).device
     idx = np.linspace(0, len(td) - 1, min(n, len(td))).astype(int)
-    outs, labs = [], []
+    slots = with_slot_labels(net, td.ds)
+    outs, labs, slot = [], [], []
     for i in range(0, len(idx), batch):
-        b = td.__getitems__(idx[i : i + batch].tolist())
+        b = slots(td.__getitems__(idx[i : i + batch].tolist()))
         o = net(b[f"observation.images.{camera}"][:, 0].to(dev), text.features(b["task"]).to(dev))
         outs.append({k: o[k].float().cpu() for k in ("uv", "xyz")})  # beside the labels, which stay on the CPU
         labs.append(current_labels(b))
+        slot.append(b.get(SLOT_KEY))
     net.train(was)
     cat = {k: torch.cat([o[k] for o in outs]) for k in ("uv", "xyz")}
-    return grounding_metrics(cat, {k: torch.cat([lb[k] for lb in labs]) for k in labs[0]})
+    return grounding_metrics(cat, {k: torch.cat([lb[k] for lb in labs]) for k in labs[0]}, None if slot[0] is None else torch.cat(slot))
 
 
 def pretrain_grounding(dataset: str | Path, out: str | Path, camera: str = "front", steps: int = 3000, batch_size: int = 64,
                        lr: float = 1e-3, width: int = 32, budget_minutes: float = 0.0, eval_every: int = 250,
                        eval_datasets: list[str] | None = None, seed: int = 0, device: str = "auto",
-                       progress: bool = True, meta: dict[str, Any] | None = None, augment: str = "fixed_camera") -> dict[str, Any]:
+                       progress: bool = True, meta: dict[str, Any] | None = None, augment: str = "fixed_camera",
+                       slots: str = "current", init: str = "") -> dict[str, Any]:
     """Train a GroundingNet on `dataset`'s labelled frames; write it to `out`; return the recipe + metrics.
 
-    `augment` is an augmentation recipe without geometric steps (pixels must stay where the labels say); "" for none."""
+    `augment` is an augmentation recipe without geometric steps (pixels must stay where the labels say); "" for none.
+    `slots` picks the keypoints (see `vlaforge.models.encoders.grounding`); `init` starts from weights ("pretrained": the
+    shipped ones, or a grounding.safetensors path)."""
     from safetensors.torch import save_file
 
     from vlaforge.data.augment.pipeline import build_pipeline
@@ -86,7 +100,13 @@ def pretrain_grounding(dataset: str | Path, out: str | Path, camera: str = "fron
         pipeline.refuse_moving_pixels(augment, "the labels would no longer match the frames")
     torch.manual_seed(seed)
     aug_gen = torch.Generator().manual_seed(seed)
-    net = GroundingNet(width).to(dev)
+    net = GroundingNet(width, slots=slots)
+    if init:
+        from vlaforge.models.policy import load_grounding
+
+        load_grounding(net, init)
+    net = net.to(dev)
+    add_slots = with_slot_labels(net, ds)
     text = shared_embedder()
     text.features(list(ds.tasks))  # every instruction embedded once, before the clock starts
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
@@ -97,11 +117,10 @@ def pretrain_grounding(dataset: str | Path, out: str | Path, camera: str = "fron
     t0 = time.perf_counter()
     step = 0
     while step < total:
-        b = td.__getitems__(rng.integers(0, len(td), batch_size).tolist())
+        b = add_slots(td.__getitems__(rng.integers(0, len(td), batch_size).tolist()))
         if pipeline is not None:
             b = pipeline(b, aug_gen)
-        lab = current_labels(b)
-        uv, xyz = label_targets(lab)
+        uv, xyz = batch_targets(b)
         o = net(b[f"observation.images.{camera}"][:, 0].to(dev), text.features(b["task"]).to(dev))
         loss = grounding_loss(o, uv.to(dev), xyz.to(dev))
         opt.zero_grad(set_to_none=True)
@@ -122,7 +141,7 @@ def pretrain_grounding(dataset: str | Path, out: str | Path, camera: str = "fron
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     save_file({k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}, str(out / "grounding.safetensors"))
-    recipe = {**(meta or {}), "dataset": str(dataset), "camera": camera, "width": width, "augment": augment,
+    recipe = {**(meta or {}), "dataset": str(dataset), "camera": camera, "width": width, "slots": slots, "init": init, "augment": augment,
               "augment_recipe": pipeline.recipe.to_dict() if pipeline is not None else None, "steps": step, "batch_size": batch_size, "lr": lr,
               "seed": seed, "minutes": round((time.perf_counter() - t0) / 60, 2), "train_frames": len(td),
               "torch_threads": torch.get_num_threads(), "final": history[-1] if history else {}, "history": history}

@@ -40,6 +40,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--width", type=int, default=32, help="channels of the stride-4 features (policies must use the same --model.grounding_width)")
     p.add_argument("--augment", default="fixed_camera", help="augmentation recipe without geometric steps ('' for none)")
+    p.add_argument("--slots", default="current", choices=["current", "moves"],
+                   help="keypoints: the move under way's object and goal (current), or each move's for the whole episode (moves; "
+                        "policies must use the same --model.grounding_slots)")
+    p.add_argument("--init", default="", help="start from grounding weights: 'pretrained' (shipped) or a grounding.safetensors path")
     p.add_argument("--eval-dataset", type=Path, action="append", default=[], help="extra labelled dataset to score (repeatable)")
     p.add_argument("--workers", type=int, default=2, help="collection processes")
     p.add_argument("--seed", type=int, default=0)
@@ -68,6 +72,6 @@ def _grounding(args: argparse.Namespace) -> int:
             evals.append(str(args.out / split))
     recipe = pretrain_grounding(data, args.out, camera=args.camera, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                                 width=args.width, budget_minutes=args.budget_minutes, eval_datasets=evals, seed=args.seed, meta=meta,
-                                augment=args.augment)
+                                augment=args.augment, slots=args.slots, init=args.init)
     print(json.dumps({"out": str(args.out), "minutes": recipe["minutes"], "steps": recipe["steps"], **recipe["final"]}))
     return 0

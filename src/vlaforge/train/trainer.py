@@ -115,18 +115,23 @@ def validate(policy: torch.nn.Module, td: TrainingDataset, cfg: TrainConfig, dev
 
 
 def keypoint_lookup(policy: Any, ds: Any, progress: bool) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    """batch → batch with the frozen grounding module's precomputed keypoints (identity when there is none)."""
+    """batch → batch with the frozen grounding module's precomputed keypoints and, for "moves" keypoints, their labels
+    from whole episodes (identity when there is neither)."""
+    from vlaforge.models.encoders.grounding import SLOT_KEY, row_lookup, slot_label_table
     from vlaforge.models.policy import KEYPOINT_KEY
 
-    if policy.grounding is None or not policy.cfg.grounding_freeze:
+    tables = {}
+    if policy.grounding is not None and policy.cfg.grounding_freeze:
+        tables[KEYPOINT_KEY] = policy.keypoint_table(ds, progress=progress)  # (num_frames, K, 5 + C) by row
+    if policy.grounding is not None and policy.cfg.grounding_slots == "moves" and "label.objects" in ds.features:
+        tables[SLOT_KEY] = slot_label_table(ds)  # (num_frames, K, 5) by row
+    if not tables:
         return lambda batch: batch
-    table = policy.keypoint_table(ds, progress=progress)  # (num_frames, K, 5 + C) by row
-    index = np.asarray(ds.column("index"), np.int64)
-    row_of = np.full(int(index.max()) + 1, -1, np.int64)
-    row_of[index] = np.arange(len(index))
+    rows = row_lookup(ds)
 
     def add(batch: dict[str, Any]) -> dict[str, Any]:
-        return {**batch, KEYPOINT_KEY: table[torch.from_numpy(row_of[batch["index"].numpy()])]}
+        r = rows(batch["index"].numpy())
+        return {**batch, **{k: t[r] for k, t in tables.items()}}
 
     return add
 

@@ -7,17 +7,36 @@ the place it goes); soft-argmax turns each into image coordinates and a feature 
 MLP maps them to table coordinates. Supervision comes from the simulator's training-only labels
 (`label.target_uv`, `label.goal_uv`, `label.target`, `label.goal`); at inference it sees only the
 frame and the instruction. The keypoints become tokens of the policy's trunk.
+
+Which keypoints (`SLOTS`): "current" finds the object of the move under way and its goal, so in a two-move task the
+module must tell from one frame which move that is. "moves" finds each move's object and goal for the whole episode
+(the first move's, then the last move's; one-move tasks repeat theirs), so every keypoint names a fixed thing and the
+policy's trunk reads the progress from where they are (the first object already in its bin). Its labels come from a
+whole episode (`slot_label_table`), not from one frame.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 KEYPOINTS = ("target", "goal")
+# Keypoints per `--model.grounding_slots`, named by the label.* stats that normalize them.
+SLOTS = {"current": KEYPOINTS, "moves": (*KEYPOINTS, *KEYPOINTS)}
+SLOT_KEY = "grounding.slot_labels"  # batch key: (B, K, 5) labels (u, v, x, y, z) per keypoint, from `slot_label_table`
+
+
+def keypoint_names(slots: str) -> tuple[str, ...]:
+    """The keypoints of a `--model.grounding_slots` choice, or a ConfigError naming the choices."""
+    from vlaforge.errors import ConfigError
+
+    if slots not in SLOTS:
+        raise ConfigError(f"--model.grounding_slots {slots!r}: choose from {list(SLOTS)}")
+    return SLOTS[slots]
 
 
 def _conv(a: int, b: int, k: int = 3, stride: int = 1, dilation: int = 1) -> nn.Conv2d:
@@ -36,10 +55,10 @@ class GroundingNet(nn.Module):
     """Frame + instruction (sentence and token embeddings) → keypoint heatmaps, image coordinates, features and
     table positions."""
 
-    def __init__(self, width: int = 64, text_dim: int = 384, n_keypoints: int = len(KEYPOINTS), attn_dim: int = 128):
+    def __init__(self, width: int = 64, text_dim: int = 384, slots: str = "current", attn_dim: int = 128):
         super().__init__()
-        C = width
-        self.width, self.K = width, n_keypoints
+        C, n_keypoints = width, len(keypoint_names(slots))
+        self.width, self.K, self.slots = width, n_keypoints, slots
         self.stem = nn.Sequential(_conv(5, 32, 5, stride=2), nn.GroupNorm(8, 32), nn.GELU(),
                                   _conv(32, C, 3, stride=2), nn.GroupNorm(8, C), nn.GELU())  # stride 4
         self.convs = nn.ModuleList([_conv(C + 2, C), _conv(C, C, dilation=2), _conv(C, C, dilation=4)])
@@ -51,6 +70,8 @@ class GroundingNet(nn.Module):
         self.film = nn.Linear(text_dim, 2 * C)  # attended words → scale, shift
         nn.init.normal_(self.film.weight, std=0.02)
         nn.init.zeros_(self.film.bias)
+        if slots == "moves":  # put_all's two moves read the same words: a learned offset per keypoint tells them apart
+            self.slot = nn.Parameter(torch.zeros(n_keypoints, 2 * C))
         self.refine = nn.Sequential(_conv(C, C), nn.GroupNorm(8, C), nn.GELU())
         self.heat = nn.Conv2d(C, 1, 1)
         self.to_xyz = nn.Sequential(nn.Linear(2 + C, 128), nn.GELU(), nn.Linear(128, 3))
@@ -76,7 +97,10 @@ class GroundingNet(nn.Module):
         for i, (conv, norm) in enumerate(zip(self.convs, self.norms)):
             y = F.gelu(norm(conv(torch.cat([x, coords], 1) if i == 0 else x)))
             x = y if i == 0 else x + y  # (N, C, h, w)
-        film = self.film(self.words(text)).view(N * K, 2, C, 1, 1)  # (N*K, 2, C, 1, 1)
+        film = self.film(self.words(text))  # (N, K, 2C)
+        if self.slots == "moves":
+            film = film + self.slot
+        film = film.reshape(N * K, 2, C, 1, 1)
         xk = x[:, None].expand(-1, K, -1, -1, -1).reshape(N * K, C, h, w)
         hk = self.refine(F.gelu(xk * (1 + film[:, 0]) + film[:, 1]))  # (N*K, C, h, w)
         logits = self.heat(hk).view(N, K, h, w)  # (N, K, h, w)
@@ -111,19 +135,24 @@ def grounding_loss(out: dict[str, torch.Tensor], uv: torch.Tensor, xyz: torch.Te
 
 
 @torch.no_grad()
-def grounding_metrics(out: dict[str, torch.Tensor], labels: dict[str, torch.Tensor]) -> dict[str, float]:
-    """Right-object rate (predicted target nearest the named object, in the image) and median localization errors (cm).
+def grounding_metrics(out: dict[str, torch.Tensor], labels: dict[str, torch.Tensor], slot_labels: torch.Tensor | None = None) -> dict[str, float]:
+    """Right-object rate (predicted object keypoint nearest the named object, in the image) and median localization
+    errors (cm), over every object keypoint.
 
-    `labels` as `current_labels` returns them."""
+    `labels` as `current_labels` returns them; `slot_labels` (N, K, 5) from `slot_label_table` when the keypoints are
+    not the current move's ("moves")."""
     uv = out["uv"].float()  # (N, K, 2)
     objs_uv = labels["label.objects_uv"].float().view(uv.shape[0], -1, 2)  # (N, M, 2)
-    true_uv = labels["label.target_uv"].float()  # (N, 2)
-    named = (objs_uv - true_uv[:, None]).norm(dim=-1).argmin(-1)  # (N,)
-    picked = (objs_uv - uv[:, 0][:, None]).norm(dim=-1).argmin(-1)  # (N,)
-    err_t = (out["xyz"][:, 0].float() - labels["label.target"].float()).norm(dim=-1) * 100  # (N,) cm
-    err_g = (out["xyz"][:, 1].float() - labels["label.goal"].float()).norm(dim=-1) * 100
-    return {"right_object": float((named == picked).float().mean()), "target_err_cm": float(err_t.median()),
-            "goal_err_cm": float(err_g.median())}
+    if slot_labels is None:
+        true_uv, true_xyz = label_targets(labels)  # (N, K, 2), (N, K, 3)
+    else:
+        true_uv, true_xyz = slot_labels[..., :2].float(), slot_labels[..., 2:].float()
+    obj, goal = slice(0, None, 2), slice(1, None, 2)  # keypoints alternate object, goal
+    named = (objs_uv[:, None] - true_uv[:, obj, None]).norm(dim=-1).argmin(-1)  # (N, K/2)
+    picked = (objs_uv[:, None] - uv[:, obj, None]).norm(dim=-1).argmin(-1)  # (N, K/2)
+    err = (out["xyz"].float() - true_xyz).norm(dim=-1) * 100  # (N, K) cm
+    return {"right_object": float((named == picked).float().mean()), "target_err_cm": float(err[:, obj].median()),
+            "goal_err_cm": float(err[:, goal].median())}
 
 
 def current_labels(batch: dict[str, Any]) -> dict[str, torch.Tensor]:
@@ -136,3 +165,56 @@ def label_targets(labels: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.
     uv = torch.stack([labels[f"label.{k}_uv"] for k in KEYPOINTS], 1)
     xyz = torch.stack([labels[f"label.{k}"] for k in KEYPOINTS], 1)
     return uv, xyz
+
+
+def batch_targets(batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+    """uv (N, K, 2) and xyz (N, K, 3) keypoint labels of a batch: its `SLOT_KEY` table rows when it has them, else the
+    current move's."""
+    if SLOT_KEY in batch:
+        slot = batch[SLOT_KEY].float()  # (N, K, 5)
+        return slot[..., :2], slot[..., 2:]
+    return label_targets(current_labels(batch))
+
+
+def move_slot_labels(objs: np.ndarray, objs_uv: np.ndarray, target: np.ndarray, goal: np.ndarray, goal_uv: np.ndarray) -> np.ndarray:
+    """One episode's per-frame labels → (T, 4, 5): the first move's object and goal, then the last move's, as (u, v, x, y, z).
+
+    objs (T, M, 3), objs_uv (T, M, 2), target (T, 3), goal (T, 3), goal_uv (T, 2). The object of a frame's move is the
+    one at `target`; a move's goal before or after the move is its goal at the nearest frame of the move."""
+    T = len(target)
+    t = np.arange(T)
+    k = np.linalg.norm(objs - target[:, None], axis=-1).argmin(1)  # (T,) the object being moved
+    others = k[k != k[0]]
+    out = np.empty((T, 4, 5), np.float32)
+    for m, obj in enumerate((k[0], others[-1] if len(others) else k[0])):
+        span = np.flatnonzero(k == obj)
+        near = span[np.abs(t[:, None] - span[None]).argmin(1)]  # (T,) the move's nearest frame
+        out[:, 2 * m, :2], out[:, 2 * m, 2:] = objs_uv[t, obj], objs[t, obj]
+        out[:, 2 * m + 1, :2], out[:, 2 * m + 1, 2:] = goal_uv[near], goal[near]
+    return out
+
+
+def slot_label_table(ds: Any) -> torch.Tensor:
+    """`move_slot_labels` for every episode of `ds` → (num_frames, 4, 5), by dataset position."""
+    from vlaforge.errors import DatasetError
+
+    need = ("label.objects", "label.objects_uv", "label.target", "label.goal", "label.goal_uv")
+    missing = [k for k in need if k not in ds.features]
+    if missing:
+        raise DatasetError(f"{ds.root} lacks {missing}: --model.grounding_slots moves needs the sim's label.* features")
+    col = {k: ds.column(k) for k in need}
+    M = col["label.objects"].shape[1] // 3
+    out = np.zeros((ds.num_frames, 4, 5), np.float32)
+    for e in ds.episode_meta:
+        a, b = ds.episode_range(int(e["episode_index"]))
+        out[a:b] = move_slot_labels(col["label.objects"][a:b].reshape(-1, M, 3), col["label.objects_uv"][a:b].reshape(-1, M, 2),
+                                    col["label.target"][a:b], col["label.goal"][a:b], col["label.goal_uv"][a:b])
+    return torch.from_numpy(out)
+
+
+def row_lookup(ds: Any) -> Callable[[torch.Tensor], torch.Tensor]:
+    """batch["index"] (B,) → dataset positions (B,), for tables built by position (`slot_label_table`, keypoint tables)."""
+    index = np.asarray(ds.column("index"), np.int64)
+    row_of = np.full(int(index.max()) + 1, -1, np.int64)
+    row_of[index] = np.arange(len(index))
+    return lambda idx: torch.from_numpy(row_of[np.asarray(idx, np.int64)])
