@@ -7,7 +7,8 @@ The grounding module's right-object rate is a training metric on recorded demo f
 process and, before every action, asks the policy's grounding module where the named object is. The sim says which
 move is current (the expert's own rule: the first move not done, in the family's order) and where every object is.
 A move counts as **mis-grounded** when the predicted target is nearest (on the table plane) to another object in
-most of its steps. Reported per family, for successes and failures apart: which failures come with a mis-grounded
+most of its steps (a policy that grounds every move, `--model.grounding_slots moves`, is asked for the
+keypoint of the move under way: the first move's until it is done, then the last move's). Reported per family, for successes and failures apart: which failures come with a mis-grounded
 move (a grounding problem) and which do not (a control problem). Episodes are deterministic on a checkpoint (chunk
 head), so the successes equal `vlaforge eval`'s on the same seeds.
 """
