@@ -36,3 +36,24 @@ def test_niced_work_in_another_session_takes_our_cores_when_the_scheduler_shares
     assert nice_yields() == (not autogroup.exists() or autogroup.read_text().strip() == "0")
     if not nice_yields():
         assert free <= available_cores() - 0.5  # the spinner's core is not ours to use
+
+
+def test_thread_retune_follows_the_free_cores_only_when_due_and_enabled():
+    import torch
+
+    from vlaforge.runtime import ThreadRetune, available_cores
+
+    before = torch.get_num_threads()
+    try:
+        fixed = ThreadRetune(3, enabled=False)
+        assert fixed(force=True) == 3 and torch.get_num_threads() == before  # threads asked for: never touched
+        torch.set_num_threads(1)
+        auto = ThreadRetune(1, enabled=True, every_s=3600)
+        assert auto() == 1 and torch.get_num_threads() == 1  # not due yet
+        n = auto(force=True)
+        assert 1 <= n <= available_cores() and torch.get_num_threads() == n and auto() == n
+        due = ThreadRetune(1, enabled=True, every_s=0.0)
+        torch.set_num_threads(1)
+        assert due() == torch.get_num_threads() >= 1
+    finally:
+        torch.set_num_threads(before)

@@ -73,6 +73,28 @@ def set_torch_threads(n: int | None = None) -> int:
     return n
 
 
+class ThreadRetune:
+    """Call it often: every `every_s` seconds (or when forced) it sets torch's threads to the cores other work leaves free.
+
+    For long work (training, and the preparation before it) under the default threads on a CPU; `enabled=False` (threads
+    asked for, or a GPU) keeps the count fixed."""
+
+    def __init__(self, threads: int, enabled: bool, processes: int = 1, every_s: float = 60.0):
+        import time
+
+        self.threads, self.enabled, self.processes, self.every_s = threads, enabled, processes, every_s
+        self._last = time.perf_counter()
+
+    def __call__(self, force: bool = False) -> int:
+        """The thread count now (re-checked when due)."""
+        import time
+
+        if self.enabled and (force or time.perf_counter() - self._last > self.every_s):
+            self.threads = set_torch_threads(auto_threads(self.processes))  # other work may have started or stopped
+            self._last = time.perf_counter()
+        return self.threads
+
+
 def pick_device(name: str = "auto") -> "Any":
     """Return a torch.device: 'auto' picks CUDA when present, else CPU."""
     import torch

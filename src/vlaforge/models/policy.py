@@ -13,7 +13,7 @@ import collections
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -142,11 +142,12 @@ class VLAPolicy(nn.Module):
     compute_loss = forward
 
     @torch.no_grad()
-    def keypoint_table(self, ds: Any, batch_size: int = 256, progress: bool = False) -> torch.Tensor:
+    def keypoint_table(self, ds: Any, batch_size: int = 256, progress: bool = False, retune: Callable[[], Any] | None = None) -> torch.Tensor:
         """The frozen grounding module's keypoints for every frame of `ds` → (num_frames, K, 5 + C), by dataset row.
 
         Training puts row `index` of it in each batch (`KEYPOINT_KEY`), so a frozen module runs once per frame and not
-        once per sample drawn; the keypoints are those of the recorded frame and instruction."""
+        once per sample drawn; the keypoints are those of the recorded frame and instruction. `retune` is called before
+        each batch (the trainer re-checks its thread count there: the table can take minutes)."""
         from vlaforge.data.loader import TrainingDataset
 
         if self.grounding is None or not self.cfg.grounding_freeze:
@@ -160,6 +161,8 @@ class VLAPolicy(nn.Module):
 
             starts = track(starts, description=f"grounding keypoints for {len(td)} frames")
         for i in starts:
+            if retune is not None:
+                retune()
             b = td.__getitems__(list(range(i, min(i + batch_size, len(td)))))
             g = self.grounding(b[cam][:, 0].to(self.device), self.embed_text(b["task"]))
             out[td.rows[i : i + len(b["task"])]] = torch.cat([g["uv"], g["xyz"], g["feat"]], -1).float().cpu()

@@ -19,7 +19,7 @@ from vlaforge.data.loader import TrainingDataset, make_dataloader, split_episode
 from vlaforge.data.reader import open_dataset
 from vlaforge.errors import CheckpointError, ConfigError
 from vlaforge.io import atomic_write_json
-from vlaforge.runtime import auto_threads, autocast, available_cores, device_label, pick_device, set_torch_threads
+from vlaforge.runtime import ThreadRetune, auto_threads, autocast, available_cores, device_label, pick_device, set_torch_threads
 from vlaforge.train import checkpoint as ckpt
 from vlaforge.train import distributed as dist
 from vlaforge.train.config import TrainConfig
@@ -114,7 +114,7 @@ def validate(policy: torch.nn.Module, td: TrainingDataset, cfg: TrainConfig, dev
     return {f"val_{k}": float(np.mean([r[k] for r in rows])) for k in rows[0]}
 
 
-def keypoint_lookup(policy: Any, ds: Any, progress: bool) -> Callable[[dict[str, Any]], dict[str, Any]]:
+def keypoint_lookup(policy: Any, ds: Any, progress: bool, retune: Callable[[], int] | None = None) -> Callable[[dict[str, Any]], dict[str, Any]]:
     """batch → batch with the frozen grounding module's precomputed keypoints and, for "moves" keypoints, their labels
     from whole episodes (identity when there is neither)."""
     from vlaforge.models.encoders.grounding import SLOT_KEY, row_lookup, slot_label_table
@@ -122,7 +122,7 @@ def keypoint_lookup(policy: Any, ds: Any, progress: bool) -> Callable[[dict[str,
 
     tables = {}
     if policy.grounding is not None and policy.cfg.grounding_freeze:
-        tables[KEYPOINT_KEY] = policy.keypoint_table(ds, progress=progress)  # (num_frames, K, 5 + C) by row
+        tables[KEYPOINT_KEY] = policy.keypoint_table(ds, progress=progress, retune=retune)  # (num_frames, K, 5 + C) by row
     if policy.grounding is not None and policy.cfg.grounding_slots == "moves" and "label.objects" in ds.features:
         tables[SLOT_KEY] = slot_label_table(ds)  # (num_frames, K, 5) by row
     if not tables:
@@ -250,8 +250,11 @@ def train(
         ckpt.seed_all(cfg.seed * 1000 + info.rank)
 
     # A frozen grounding module sees each recorded frame once: its keypoints are computed here and looked up per batch.
+    # Preparation can take minutes: the free cores are re-checked during it too, not only once training runs.
     t_prep = time.perf_counter()
-    add_keypoints = keypoint_lookup(policy, ds, progress and info.is_main)
+    retune = ThreadRetune(threads, enabled=not cfg.threads and device.type == "cpu", processes=info.local_world, every_s=THREADS_RECHECK_S)
+    add_keypoints = keypoint_lookup(policy, ds, progress and info.is_main, retune)
+    retune(force=True)
     prefill_instructions(policy, ds.tasks, augment, info.is_main)
     elapsed_before += time.perf_counter() - t_prep  # part of the wall-clock budget
 
@@ -288,7 +291,6 @@ def train(
     t_start, step0 = time.perf_counter(), step
     t_log, n_log = time.perf_counter(), 0
     cpu_log = _cpu_now()
-    t_threads = t_start
     device_name = device_label(device)  # logged with every row: what trained this run
     policy.train()
     try:
@@ -311,9 +313,7 @@ def train(
             if ema is not None:
                 ema.update(policy, step)
             n_log += len(batch["task"]) * info.world
-            if not cfg.threads and device.type == "cpu" and (step % 250 == 0 or time.perf_counter() - t_threads > THREADS_RECHECK_S):
-                threads = set_torch_threads(auto_threads(info.local_world))  # other work may have started or stopped
-                t_threads = time.perf_counter()
+            threads = retune(force=step % 250 == 0)
             if cfg.budget_minutes > 0 and (step - step0 == 20 or step % 250 == 0):
                 # Fit the schedule (and the stop) to the wall-clock budget: first once the step time is known,
                 # then again every 250 steps, so a machine that slows down still stops on time.
