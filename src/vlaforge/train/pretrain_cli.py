@@ -15,6 +15,9 @@ EPILOG = """examples:
   vlaforge pretrain grounding --out outputs/grounding                  collect sim frames, then train (~40 min on 2 cores)
   vlaforge pretrain grounding --dataset outputs/demo/data --out g      train on an existing labelled dataset
   vlaforge train --dataset D --out RUN --model.grounding_init g/grounding.safetensors
+  vlaforge pretrain grounding --dataset D --out g4 --slots moves --init pretrained --budget-minutes 22
+                                                                       every move's keypoints (two-move tasks), from the shipped weights
+  vlaforge train --dataset D --out RUN --model.grounding_slots moves --model.grounding_init g4/grounding.safetensors
 
 The shipped weights (vlaforge/models/pretrained/grounding.safetensors) were made by
   vlaforge pretrain grounding --out outputs/grounding
