@@ -212,8 +212,9 @@ def slot_label_table(ds: Any) -> torch.Tensor:
     return torch.from_numpy(out)
 
 
-def row_lookup(ds: Any) -> Callable[[torch.Tensor], torch.Tensor]:
-    """batch["index"] (B,) → dataset positions (B,), for tables built by position (`slot_label_table`, keypoint tables)."""
+def row_lookup(ds: Any) -> Callable[[np.ndarray], torch.Tensor]:
+    """A function: batch["index"] values (B,) → dataset positions (B,), for tables built by position (`slot_label_table`,
+    keypoint tables)."""
     index = np.asarray(ds.column("index"), np.int64)
     row_of = np.full(int(index.max()) + 1, -1, np.int64)
     row_of[index] = np.arange(len(index))
