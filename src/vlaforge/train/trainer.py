@@ -27,6 +27,7 @@ from vlaforge.train.ema import EMA
 from vlaforge.train.metrics_log import MetricsLog
 from vlaforge.train.schedule import warmup_cosine
 
+BUDGET_REFIT_STEPS = 50  # with a wall-clock budget, the schedule is re-fitted this often (short budgets on busy cores overshot at 250)
 THREADS_RECHECK_S = 60.0  # with the default threads, the free cores are re-checked at least this often (and every 250 steps)
 
 
@@ -314,9 +315,9 @@ def train(
                 ema.update(policy, step)
             n_log += len(batch["task"]) * info.world
             threads = retune(force=step % 250 == 0)
-            if cfg.budget_minutes > 0 and (step - step0 == 20 or step % 250 == 0):
+            if cfg.budget_minutes > 0 and (step - step0 == 20 or step % BUDGET_REFIT_STEPS == 0):
                 # Fit the schedule (and the stop) to the wall-clock budget: first once the step time is known,
-                # then again every 250 steps, so a machine that slows down still stops on time.
+                # then again every BUDGET_REFIT_STEPS steps, so a machine that slows down still stops on time.
                 ran = time.perf_counter() - t_start
                 left = cfg.budget_minutes * 60 - (elapsed_before + ran)
                 budget_steps = step + int(max(0.0, left) / (ran / (step - step0)))
