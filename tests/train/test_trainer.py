@@ -154,12 +154,12 @@ def test_head_learns_well_below_mean_action_baseline(tmp_path, head):
 
 
 def test_budget_stops_the_run_on_time_and_ends_the_schedule(tiny_dataset, tmp_path):
-    budget_s = 6.0  # long enough for several re-fits on busy cores (the CI suite runs two workers on two cores)
+    budget_s = 6.0  # the CI suite runs two workers on two cores: a few seconds more than a quiet machine needs
     run = train(_cfg(tiny_dataset, steps=1_000_000, budget_minutes=budget_s / 60, val_every=10_000, save_every=10_000, log_every=10),
                 tmp_path / "run", progress=False)
     rows = [json.loads(l) for l in (run / "metrics.jsonl").read_text().splitlines()]
     assert 20 < rows[-1]["step"] < 1_000_000
-    assert rows[-1]["elapsed_s"] < budget_s + 3  # one re-fit window of slack
+    assert rows[-1]["elapsed_s"] < budget_s + 4  # one re-fit window (250 steps) of slack on busy cores
     peak = max(r["lr"] for r in rows)  # before the first re-fit (step 20) the schedule still spans 1,000,000 steps
     assert rows[-1]["lr"] < 0.2 * peak  # the cosine schedule was fitted to the budget and ran to its floor (0.1)
 

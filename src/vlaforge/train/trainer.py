@@ -27,7 +27,7 @@ from vlaforge.train.ema import EMA
 from vlaforge.train.metrics_log import MetricsLog
 from vlaforge.train.schedule import warmup_cosine
 
-BUDGET_REFIT_STEPS = 50  # with a wall-clock budget, the schedule is re-fitted this often (short budgets on busy cores overshot at 250)
+BUDGET_REFIT_STEPS = 250  # with a wall-clock budget, the schedule is re-fitted this often (every 50 left the final LR off its floor)
 THREADS_RECHECK_S = 60.0  # with the default threads, the free cores are re-checked at least this often (and every 250 steps)
 
 
