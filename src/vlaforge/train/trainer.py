@@ -27,7 +27,7 @@ from vlaforge.train.ema import EMA
 from vlaforge.train.metrics_log import MetricsLog
 from vlaforge.train.schedule import warmup_cosine
 
-BUDGET_REFIT_STEPS = 250  # with a wall-clock budget, the schedule is re-fitted this often (every 50 left the final LR off its floor)
+BUDGET_REFIT_STEPS = 250  # with a wall-clock budget, the schedule is re-fitted at least this often (short budgets: more often)
 THREADS_RECHECK_S = 60.0  # with the default threads, the free cores are re-checked at least this often (and every 250 steps)
 
 
@@ -290,6 +290,7 @@ def train(
         task = bar.add_task("train", total=total, completed=step, msg="")
     aug_gen = torch.Generator().manual_seed(cfg.seed * 7919 + info.rank * 104729 + step)
     t_start, step0 = time.perf_counter(), step
+    next_refit = step0 + 20  # first budget re-fit (see below)
     t_log, n_log = time.perf_counter(), 0
     cpu_log = _cpu_now()
     device_name = device_label(device)  # logged with every row: what trained this run
@@ -315,13 +316,16 @@ def train(
                 ema.update(policy, step)
             n_log += len(batch["task"]) * info.world
             threads = retune(force=step % 250 == 0)
-            if cfg.budget_minutes > 0 and (step - step0 == 20 or step % BUDGET_REFIT_STEPS == 0):
-                # Fit the schedule (and the stop) to the wall-clock budget: first once the step time is known,
-                # then again every BUDGET_REFIT_STEPS steps, so a machine that slows down still stops on time.
+            if cfg.budget_minutes > 0 and step >= next_refit:
+                # Fit the schedule (and the stop) to the wall-clock budget: first once the step time is known, then
+                # again about every 5% of the budget (10-250 steps), so a machine that slows down still stops on time.
                 ran = time.perf_counter() - t_start
                 left = cfg.budget_minutes * 60 - (elapsed_before + ran)
-                budget_steps = step + int(max(0.0, left) / (ran / (step - step0)))
-                total = int(dist.broadcast_object(max(step, min(cfg.steps, budget_steps)), info))
+                rate = (step - step0) / ran  # steps per second so far
+                budget_steps = step + int(max(0.0, left) * rate)
+                every = min(BUDGET_REFIT_STEPS, max(10, int(rate * cfg.budget_minutes * 60 / 20)))
+                total, every = dist.broadcast_object((max(step, min(cfg.steps, budget_steps)), every), info)  # rank 0's, on all
+                next_refit = step + every
                 if bar is not None:
                     bar.update(task, total=total)
             if info.is_main and (step % cfg.log_every == 0 or step == total):
