@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -41,7 +41,7 @@ def label_frames(ds: LeRobotDataset, camera: str, episodes: list[int] | None = N
     return TrainingDataset(ds, delta_timestamps=delta, episodes=episodes)
 
 
-def with_slot_labels(net: GroundingNet, ds: LeRobotDataset) -> Any:
+def with_slot_labels(net: GroundingNet, ds: LeRobotDataset) -> Callable[[dict[str, Any]], dict[str, Any]]:
     """batch → batch with its "moves" keypoint labels (`SLOT_KEY`) when `net` grounds every move; identity otherwise."""
     if net.slots == "current":
         return lambda b: b
@@ -50,14 +50,16 @@ def with_slot_labels(net: GroundingNet, ds: LeRobotDataset) -> Any:
 
 
 @torch.no_grad()
-def evaluate_grounding(net: GroundingNet, td: TrainingDataset, camera: str, n: int = 512, batch: int = 128) -> dict[str, float]:
-    """Right-object rate and median errors over up to `n` evenly spaced frames of `td`."""
+def evaluate_grounding(net: GroundingNet, td: TrainingDataset, camera: str, n: int = 512, batch: int = 128,
+                       add_slots: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> dict[str, float]:
+    """Right-object rate and median errors over up to `n` evenly spaced frames of `td` (`add_slots`: its
+    `with_slot_labels`, when the caller already has it)."""
     was = net.training
     net.eval()
     text = shared_embedder()
     dev = next(net.parameters()).device
     idx = np.linspace(0, len(td) - 1, min(n, len(td))).astype(int)
-    slots = with_slot_labels(net, td.ds)
+    slots = add_slots or with_slot_labels(net, td.ds)
     outs, labs, slot = [], [], []
     for i in range(0, len(idx), batch):
         b = slots(td.__getitems__(idx[i : i + batch].tolist()))
@@ -107,6 +109,7 @@ def pretrain_grounding(dataset: str | Path, out: str | Path, camera: str = "fron
         load_grounding(net, init)
     net = net.to(dev)
     add_slots = with_slot_labels(net, ds)
+    eval_slots = {name: add_slots if e.ds is ds else with_slot_labels(net, e.ds) for name, e in evals.items()}  # built once each
     text = shared_embedder()
     text.features(list(ds.tasks))  # every instruction embedded once, before the clock starts
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
@@ -134,7 +137,8 @@ def pretrain_grounding(dataset: str | Path, out: str | Path, camera: str = "fron
             total = max(step, min(steps, int(step + (budget_minutes * 60 - ran) / (ran / step))))
         if step % eval_every == 0 or step == total:
             row = {"step": step, "loss": float(loss.detach()), "minutes": round((time.perf_counter() - t0) / 60, 2),
-                   **{f"{name}/{k}": round(v, 4) for name, e in evals.items() for k, v in evaluate_grounding(net, e, camera).items()}}
+                   **{f"{name}/{k}": round(v, 4) for name, e in evals.items()
+                      for k, v in evaluate_grounding(net, e, camera, add_slots=eval_slots[name]).items()}}
             history.append(row)
             if progress:
                 print(json.dumps(row), flush=True)
